@@ -1,0 +1,3 @@
+from tfmon.cli import main
+
+raise SystemExit(main())

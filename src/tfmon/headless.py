@@ -1,0 +1,116 @@
+"""Headless runs (``--headless``, or stdout not a terminal): concise lines, same run directory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import TextIO
+
+from tfmon import events
+from tfmon.events import Event
+from tfmon.ui.format import number
+
+DOUBLE_CTRL_C = 3.0
+
+
+def format_event(e: Event) -> str | None:
+    """The line headless mode prints for an event, or None for most events."""
+    kind = e["type"]
+    if kind == events.RUN_START:
+        return f"tfmon: running {e.get('script')} · run dir {e.get('run_dir')}"
+    if kind == events.FIT_START:
+        return f"tfmon: fit {e.get('fit')}: {e.get('epochs')} epochs, {e.get('steps') or '?'} steps per epoch"
+    if kind == events.EPOCH_END:
+        metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
+        return f"epoch {e['epoch']}  {metrics}  ({e.get('seconds', 0):.1f}s)"
+    if kind == events.FIT_END:
+        return f"tfmon: fit {e.get('fit')} ended after {e.get('epochs_done')} epochs: {e.get('reason')}"
+    if kind == events.EVALUATE_END:
+        metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
+        return f"evaluate  {metrics}"
+    if kind == events.CHECKPOINT:
+        if e.get("ok"):
+            return f"tfmon: checkpoint saved: {e.get('path')} ({(e.get('size') or 0) / 1e6:.1f} MB)"
+        return f"tfmon: checkpoint failed: {e.get('error')}"
+    if kind == events.PAUSED:
+        return f"tfmon: paused at epoch {e.get('epoch')}, step {e.get('step')}"
+    if kind == events.RESUMED:
+        return f"tfmon: resumed after {e.get('seconds', 0):.1f}s"
+    if kind in ("fallback", "tf_warning", "memory_warning"):
+        text = e.get("message") or e.get("reason") or ""
+        if kind == "fallback":
+            text = f"{e.get('op')} on {e.get('device')} ({e.get('layer') or e.get('node')}): {text}"
+        advice = e.get("advice")
+        return f"tfmon: warning: {text}" + (f" → {advice}" if advice else "")
+    if kind == events.HANGUP:
+        return "tfmon: terminal hung up; training goes on headless"
+    if kind == events.RUN_END:
+        return f"tfmon: {e.get('state')} (exit {e.get('exit_code')})"
+    return None
+
+
+class Printer:
+    """Drains a bus subscription in a thread and prints the concise lines."""
+
+    def __init__(self, subscription, out: TextIO, err: TextIO | None = None) -> None:
+        self._sub = subscription
+        self._out = out
+        self._err = err or out
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="tfmon-printer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            self._print(self._sub.drain())
+
+    def _print(self, batch: list[Event]) -> None:
+        for e in batch:
+            line = format_event(e)
+            if line is not None:
+                self._out.write(line + "\n")
+            if e["type"] == events.RUN_END and e.get("error"):
+                self._err.write(e["error"].rstrip("\n") + "\n")
+        self._out.flush()
+        self._err.flush()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._print(self._sub.drain())
+
+
+def run_headless(run) -> int:
+    """Run the job in this (main) thread; Ctrl+C once stops with a checkpoint, twice interrupts."""
+    sub = run.bus.subscribe()
+    run.prepare()
+    out = os.fdopen(os.dup(run.terminal_fd(1)), "w", encoding="utf-8", errors="replace")
+    err = os.fdopen(os.dup(run.terminal_fd(2)), "w", encoding="utf-8", errors="replace")
+    printer = Printer(sub, out, err)
+    printer.start()
+    last = [0.0]
+
+    def on_sigint(signum, frame):
+        now = time.monotonic()
+        if now - last[0] <= DOUBLE_CTRL_C or run.ctx is None or run.ctx.fit_count == 0:
+            raise KeyboardInterrupt
+        last[0] = now
+        run.control.request("checkpoint", source="signal")
+        run.control.request("stop", source="signal")
+        out.write("tfmon: Ctrl+C: stopping with a checkpoint; Ctrl+C again within 3 s interrupts\n")
+        out.flush()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        code = run.run_job()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        run.finish()
+        printer.stop()
+        out.close()
+        err.close()
+    return code

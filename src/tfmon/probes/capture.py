@@ -1,0 +1,235 @@
+"""Capture of everything the script and TensorFlow write, so the screen never tears.
+
+Two levels:
+- file descriptors 1 and 2 are pointed at pipes (``FdCapture``): TensorFlow's
+  C++ logging and placement lines, and any C-level write, land there and are
+  drained by reader threads that never stop reading (a full pipe would block
+  TensorFlow);
+- ``sys.stdout``/``sys.stderr`` and ``warnings.showwarning`` are replaced
+  (``PythonCapture``), so Python output is marked by stream without going
+  through the pipes.
+
+Both deliver complete lines to one ``OutputSink``, which writes ``output.log``,
+hands lines to the placement probe and emits ``log`` events for the rest.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import re
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, Protocol
+
+from tfmon import events
+from tfmon.events import Emit
+from tfmon.probes.lines import LineBuffer
+
+# TensorFlow's C++ log prefixes: absl (``I0000 00:00:1795634829.692307    8459 file.cc:162] ``)
+# and the older glog form (``2023-06-25 14:50:07.735873: I path/file.cc:114] ``).
+_TF_PREFIX = re.compile(
+    r"^(?:(?P<absl>[IWEF])\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\]"
+    r"|\d{4}-\d\d-\d\d [\d:.]+: (?P<glog>[IWEF]) [\w./-]+:\d+\])"
+)
+_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
+_LEVEL_NAME = {0: "info", 1: "warning", 2: "error", 3: "fatal"}
+
+
+def tf_severity(line: str) -> int | None:
+    """0-3 for a TensorFlow C++ log line (INFO..FATAL), None for anything else."""
+    m = _TF_PREFIX.match(line)
+    if m is None:
+        return None
+    return _SEVERITY[m.group("absl") or m.group("glog")]
+
+
+class LineConsumer(Protocol):
+    def feed(self, stream: str, line: str) -> bool: ...
+    def flush(self) -> None: ...
+
+
+class OutputSink:
+    """Where every captured line goes: output.log, the placement probe, log events."""
+
+    def __init__(
+        self,
+        emit: Emit,
+        output_path: Path | None,
+        consumer: LineConsumer | None = None,
+        tf_min_level: int = 0,
+    ) -> None:
+        self._emit = emit
+        self._file = open(output_path, "a", encoding="utf-8") if output_path else None
+        self._lock = threading.Lock()
+        self.consumer = consumer
+        # The user's TF_CPP_MIN_LOG_LEVEL decides what the log pane shows, even
+        # though tfmon lowers the real one to get placement lines.
+        self.tf_min_level = tf_min_level
+
+    def lines(self, stream: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        if self._file is not None:
+            with self._lock:
+                self._file.write("".join(line + "\n" for line in lines))
+                self._file.flush()
+        consumer = self.consumer
+        for line in lines:
+            if consumer is not None and consumer.feed(stream, line):
+                continue
+            severity = tf_severity(line)
+            if severity is None:
+                self._emit(events.LOG, stream=stream, text=line)
+            elif severity >= self.tf_min_level:
+                self._emit(events.LOG, stream="tf", level=_LEVEL_NAME[severity], text=line)
+        if consumer is not None:
+            consumer.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            with self._lock:
+                self._file.close()
+                self._file = None
+
+
+def _flush_c_stdio() -> None:
+    """TensorFlow's bare placement lines sit in C stdio's buffer (a pipe is block-buffered)."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+class FdCapture:
+    """Points fds 1 and 2 at pipes drained by reader threads; ``stop`` puts them back."""
+
+    def __init__(self, sink: OutputSink, fds: tuple[int, ...] = (1, 2)) -> None:
+        self._sink = sink
+        self._fds = fds
+        self._saved: dict[int, int] = {}
+        self._readers: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for fd in self._fds:
+            sys.stdout.flush() if fd == 1 else sys.stderr.flush()
+            self._saved[fd] = os.dup(fd)
+            read_end, write_end = os.pipe()
+            os.dup2(write_end, fd)
+            os.close(write_end)
+            stream = "stdout" if fd == 1 else "stderr"
+            t = threading.Thread(
+                target=self._read, args=(read_end, stream), name=f"tfmon-fd{fd}", daemon=True
+            )
+            t.start()
+            self._readers.append(t)
+
+    def saved_fd(self, fd: int) -> int:
+        """The original fd (the terminal or the user's redirect) behind fd 1 or 2."""
+        return self._saved[fd]
+
+    def _read(self, fd: int, stream: str) -> None:
+        buf = LineBuffer()
+        try:
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                try:
+                    self._sink.lines(stream, buf.feed(data))
+                except Exception:  # a bad line must never stop the draining
+                    pass
+            self._sink.lines(stream, buf.flush())
+        finally:
+            os.close(fd)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        _flush_c_stdio()
+        for fd, saved in self._saved.items():
+            os.dup2(saved, fd)  # closes the pipe's write end: the reader sees EOF
+            os.close(saved)
+        self._saved.clear()
+        # A child process the script started may still hold the pipe open.
+        for t in self._readers:
+            t.join(timeout)
+        self._readers.clear()
+
+
+class StreamToSink(io.TextIOBase):
+    """A text stream that hands complete lines to the sink, marked with its stream name."""
+
+    def __init__(self, sink: OutputSink, stream: str, fileno: int) -> None:
+        super().__init__()
+        self._sink = sink
+        self._stream = stream
+        self._fileno = fileno
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fileno
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            data = self._partial + text
+            if "\n" not in data:
+                self._partial = data
+                return len(text)
+            *complete, self._partial = data.split("\n")
+        # A '\r' rewrites the line on a terminal: keep what would be left on screen.
+        self._sink.lines(self._stream, [line.rsplit("\r", 1)[-1] for line in complete])
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            rest, self._partial = self._partial, ""
+        if rest:
+            self._sink.lines(self._stream, [rest.rsplit("\r", 1)[-1]])
+
+
+class PythonCapture:
+    """Replaces sys.stdout, sys.stderr and warnings.showwarning; ``restore`` undoes it."""
+
+    def __init__(self, sink: OutputSink, emit: Emit) -> None:
+        self._sink = sink
+        self._emit = emit
+        self._saved: tuple[Any, Any, Any] | None = None
+
+    def start(self) -> None:
+        self._saved = (sys.stdout, sys.stderr, warnings.showwarning)
+        sys.stdout = StreamToSink(self._sink, "stdout", 1)
+        sys.stderr = StreamToSink(self._sink, "stderr", 2)
+        warnings.showwarning = self._showwarning
+
+    def _showwarning(self, message, category, filename, lineno, file=None, line=None) -> None:
+        text = warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n")
+        self._sink.lines("warning", text.split("\n"))
+
+    def restore(self) -> None:
+        if self._saved is None:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, StreamToSink):
+                stream.flush()
+        sys.stdout, sys.stderr, warnings.showwarning = self._saved
+        self._saved = None

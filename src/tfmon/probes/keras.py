@@ -1,0 +1,249 @@
+"""tfmon's Keras callback, and its injection into every ``Model.fit``.
+
+The callback reads like one of Keras' own: it reports the loop to tfmon and
+serves the control gate at batch boundaries. Per-batch work is O(1): count,
+check one flag, and at most every ``batch_event_interval`` seconds emit one
+event with the latest logs (the loss curve does not need every batch).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import time
+from typing import Any
+
+from tfmon import events
+from tfmon.probes.checkpoint import save_keras_model
+from tfmon.probes.context import ProbeContext
+
+_PATCHED = "__tfmon_patched__"
+_FIT_CALLBACKS_POSITION = 5  # fit(x, y, batch_size, epochs, verbose, callbacks, ...)
+_EVALUATE_CALLBACKS_POSITION = 6  # evaluate(x, y, batch_size, verbose, sample_weight, steps, callbacks)
+
+
+def _clean(logs: dict | None) -> dict[str, float]:
+    out = {}
+    for key, value in (logs or {}).items():
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = f if math.isfinite(f) else str(f)  # JSON has no NaN
+    return out
+
+
+class _TfmonCallbackMixin:
+    """Shared by the Keras 3 and the tf_keras callback classes."""
+
+    def _setup(self, ctx: ProbeContext, batch_size: int | None) -> None:
+        self.ctx = ctx
+        self.batch_size = batch_size
+        self.epoch = 0  # 1-based while an epoch runs
+        self.step = 0  # 1-based within the epoch
+        self.global_step = 0
+        self._last_batch_event = 0.0
+        self._epoch_started = 0.0
+        self._stopped_by_user = False
+
+    # -- the control gate's view of the loop
+    def position(self) -> tuple[int, int]:
+        return self.epoch, self.step
+
+    def checkpoint(self) -> None:
+        save_keras_model(self.model, self.ctx.checkpoints_dir, self.epoch, self.step, self.ctx.emit)
+
+    def request_stop(self) -> None:
+        self._stopped_by_user = True
+        self.model.stop_training = True
+
+    # -- Keras hooks
+    def on_train_begin(self, logs=None):
+        ctx = self.ctx
+        ctx.fit_count += 1
+        params = self.params or {}
+        ctx.emit(
+            events.FIT_START,
+            fit=ctx.fit_count,
+            epochs=params.get("epochs"),
+            steps=params.get("steps"),
+            batch_size=self.batch_size,
+            model=getattr(self.model, "name", None),
+            params=_count_params(self.model),
+        )
+        if "tensorflow" in sys.modules:
+            # The script has built its model: TF's devices are initialised now.
+            ctx.mark_devices_ready(sys.modules["tensorflow"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.step = 0
+        self._epoch_started = time.perf_counter()
+        self.ctx.emit(events.EPOCH_START, epoch=self.epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = batch + 1
+        self.global_step += 1
+        ctx = self.ctx
+        now = time.time()
+        if now - self._last_batch_event >= ctx.batch_event_interval:
+            self._last_batch_event = now
+            ctx.emit(
+                events.BATCH,
+                t=now,
+                epoch=self.epoch,
+                step=self.step,
+                global_step=self.global_step,
+                logs=_clean(logs),
+            )
+        if ctx.checkpoint_on_next_batch:
+            ctx.checkpoint_on_next_batch = False
+            self.checkpoint()
+        if ctx.control.pending:
+            ctx.control.serve(self)
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = _clean(logs)
+        lr = _learning_rate(self.model)
+        if lr is not None and "learning_rate" not in metrics:
+            metrics["learning_rate"] = lr
+        self.ctx.emit(
+            events.EPOCH_END,
+            epoch=epoch + 1,
+            steps=self.step,
+            global_step=self.global_step,
+            seconds=round(time.perf_counter() - self._epoch_started, 4),
+            metrics=metrics,
+        )
+        for hook in self.ctx.on_epoch_end:
+            try:
+                hook(epoch + 1)
+            except Exception:
+                pass
+
+    def on_train_end(self, logs=None):
+        if self._stopped_by_user:
+            reason = "stopped by user"
+        elif getattr(self.model, "stop_training", False):
+            reason = "stopped early by a callback"
+        else:
+            reason = "completed"
+        self.ctx.emit(events.FIT_END, fit=self.ctx.fit_count, epochs_done=self.epoch, reason=reason)
+
+    def on_test_end(self, logs=None):
+        # Validation inside fit reports through on_epoch_end's val_* logs.
+        if not getattr(self, "_in_fit", False):
+            self.ctx.emit(events.EVALUATE_END, metrics=_clean(logs))
+
+
+def _learning_rate(model: Any) -> float | None:
+    try:
+        return float(model.optimizer.learning_rate)
+    except Exception:
+        return None
+
+
+def _count_params(model: Any) -> int | None:
+    try:
+        return int(model.count_params())
+    except Exception:
+        return None
+
+
+def _callback_class(base: type) -> type:
+    return type("TfmonCallback", (_TfmonCallbackMixin, base), {"__module__": __name__})
+
+
+def _batch_size(args: tuple, kwargs: dict) -> int | None:
+    """The batch size fit will use for arrays (Keras' default is 32); None for datasets."""
+    if "batch_size" in kwargs:
+        return kwargs["batch_size"] or _default_batch(args, kwargs)
+    if len(args) > 2 and args[2] is not None:
+        return args[2]
+    return _default_batch(args, kwargs)
+
+
+def _default_batch(args: tuple, kwargs: dict) -> int | None:
+    x = args[0] if args else kwargs.get("x")
+    return 32 if hasattr(x, "shape") or isinstance(x, (list, dict)) else None
+
+
+def _wrap_fit(fit, callback_class: type, ctx: ProbeContext):
+    @functools.wraps(fit)
+    def fit_with_tfmon(self, *args, **kwargs):
+        callback = callback_class()
+        callback._setup(ctx, _batch_size(args, kwargs))
+        callback._in_fit = True
+        if len(args) > _FIT_CALLBACKS_POSITION:
+            args = list(args)
+            args[_FIT_CALLBACKS_POSITION] = [*(args[_FIT_CALLBACKS_POSITION] or []), callback]
+        else:
+            # A new list: the user's own list is never changed.
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), callback]
+        return fit(self, *args, **kwargs)
+
+    setattr(fit_with_tfmon, _PATCHED, fit)
+    return fit_with_tfmon
+
+
+def _wrap_evaluate(evaluate, callback_class: type, ctx: ProbeContext):
+    @functools.wraps(evaluate)
+    def evaluate_with_tfmon(self, *args, **kwargs):
+        # fit's own validation passes its CallbackList: that is not a user evaluate.
+        user_callbacks = kwargs.get("callbacks")
+        if len(args) <= _EVALUATE_CALLBACKS_POSITION and isinstance(user_callbacks, (list, tuple, type(None))):
+            callback = callback_class()
+            callback._setup(ctx, None)
+            kwargs["callbacks"] = [*(user_callbacks or []), callback]
+        return evaluate(self, *args, **kwargs)
+
+    setattr(evaluate_with_tfmon, _PATCHED, evaluate)
+    return evaluate_with_tfmon
+
+
+def install(ctx: ProbeContext, module_names: tuple[str, ...] = ("keras", "tf_keras")) -> list[str]:
+    """Patch ``Model.fit`` and ``Model.evaluate`` of every Keras that is importable."""
+    patched = []
+    for name in module_names:
+        module = _import(name)
+        if module is None:
+            continue
+        model_cls = module.Model
+        if hasattr(model_cls.fit, _PATCHED):
+            patched.append(name)
+            continue
+        cls = _callback_class(module.callbacks.Callback)
+        eval_cls = type("TfmonEvaluateCallback", (module.callbacks.Callback,), {
+            "_setup": _TfmonCallbackMixin._setup,
+            "on_test_end": _TfmonCallbackMixin.on_test_end,
+        })
+        model_cls.fit = _wrap_fit(model_cls.fit, cls, ctx)
+        model_cls.evaluate = _wrap_evaluate(model_cls.evaluate, eval_cls, ctx)
+        patched.append(name)
+    return patched
+
+
+def uninstall(module_names: tuple[str, ...] = ("keras", "tf_keras")) -> None:
+    for name in module_names:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for attr in ("fit", "evaluate"):
+            method = getattr(module.Model, attr, None)
+            original = getattr(method, _PATCHED, None)
+            if original is not None:
+                setattr(module.Model, attr, original)
+
+
+def _import(name: str):
+    if name == "tf_keras":
+        # Only when the script asks for legacy Keras and it is installed.
+        import os
+
+        if os.environ.get("TF_USE_LEGACY_KERAS") not in ("1", "true", "True"):
+            return None
+    try:
+        return __import__(name)
+    except Exception:
+        return None

@@ -1,0 +1,246 @@
+"""One live run: wires the probes, the recorder and the script together.
+
+Used the same way by the Textual app (the job runs in a worker thread) and by
+headless mode (the job runs in the main thread):
+
+    run = LiveRun(script, args, options); run.prepare()   # main thread, before any UI
+    code = run.run_job()                                  # the script, start to end
+    run.finish()                                          # fds back, files closed
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tfmon import __version__, events
+from tfmon.bus import EventBus
+from tfmon.probes import keras as keras_probe
+from tfmon.probes.capture import FdCapture, OutputSink, PythonCapture
+from tfmon.probes.context import ProbeContext
+from tfmon.probes.control import Control
+from tfmon.probes.job import JobResult, run_script
+from tfmon.recorder import OUTPUT_FILE, Recorder
+from tfmon.rundir import new_run_dir
+
+
+@dataclass
+class Options:
+    placement: bool = True
+    sample_interval: float = 0.5  # 0 turns the memory sampler off
+    memory_growth: bool = False
+    leak_threshold_mb: float | None = None
+    run_dir: Path | None = None
+    runs_base: Path | None = None
+    batch_event_interval: float = 0.1
+    capture_fds: bool = True
+    headless: bool = False
+
+
+def _user_tf_level() -> int:
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+class LiveRun:
+    def __init__(self, script: Path, args: list[str], options: Options | None = None) -> None:
+        self.script = Path(script)
+        self.args = list(args)
+        self.options = options or Options()
+        self.bus = EventBus()
+        self.emit = self.bus.emit
+        self.control = Control(self.emit)
+        self.run_dir: Path | None = None
+        self.ctx: ProbeContext | None = None
+        self.result: JobResult | None = None
+        self.job_thread: threading.Thread | None = None
+        self._recorder: Recorder | None = None
+        self._sink: OutputSink | None = None
+        self._fd_capture: FdCapture | None = None
+        self._py_capture: PythonCapture | None = None
+        self._sampler = None
+        self._placement = None
+        self._finished = False
+
+    # -- main thread, before the UI starts
+    def prepare(self) -> None:
+        opts = self.options
+        self.run_dir = new_run_dir(self.script, base=opts.runs_base, explicit=opts.run_dir)
+        self.ctx = ProbeContext(
+            emit=self.emit,
+            control=self.control,
+            run_dir=self.run_dir,
+            batch_event_interval=opts.batch_event_interval,
+        )
+        self._recorder = Recorder(self.bus, self.run_dir)
+        self._recorder.start()
+        self.emit(
+            events.RUN_START,
+            schema=events.SCHEMA_VERSION,
+            tfmon=__version__,
+            script=str(self.script),
+            argv=[str(self.script), *self.args],
+            cwd=os.getcwd(),
+            pid=os.getpid(),
+            run_dir=str(self.run_dir),
+            python=platform.python_version(),
+            platform=f"{sys.platform}-{platform.machine()}",
+            host=platform.node(),
+            headless=opts.headless,
+        )
+        self.emit(events.STATUS, state="starting", detail="starting")
+        user_level = _user_tf_level()
+        if opts.placement:
+            # INFO lines must be produced for placement; the user's level still
+            # decides what the log pane shows. Must happen before TF is imported.
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+            self._placement = _make_placement_probe(self.emit)
+        self._sink = OutputSink(self.emit, self.run_dir / OUTPUT_FILE, self._placement, user_level)
+        if opts.capture_fds:
+            self._fd_capture = FdCapture(self._sink)
+            self._fd_capture.start()
+        if opts.sample_interval > 0:
+            self._sampler = _make_sampler(self)
+            if self._sampler is not None:
+                self._sampler.start()
+
+    def terminal_fd(self, fd: int) -> int:
+        """The original fd 1 or 2 (the terminal), kept aside while the pipes are in place."""
+        if self._fd_capture is None:
+            return fd
+        return self._fd_capture.saved_fd(fd)
+
+    # -- the job (worker thread under the UI, main thread headless)
+    def run_job(self) -> int:
+        self.job_thread = threading.current_thread()
+        assert self.ctx is not None and self._sink is not None
+        self._py_capture = PythonCapture(self._sink, self.emit)
+        self._py_capture.start()
+        try:
+            self._import_tensorflow()
+            self.emit(events.STATUS, state="running", detail="running the script")
+            self.result = run_script(self.script, self.args)
+        finally:
+            keras_probe.uninstall()
+            self._py_capture.restore()
+        result = self.result
+        if result.error:
+            self.emit(events.LOG, stream="stderr", text=result.error.rstrip("\n"))
+        state = "finished" if result.exit_code == 0 else "failed"
+        self.emit(
+            events.STATUS,
+            state=state,
+            detail="finished" if state == "finished" else f"exit code {result.exit_code}",
+        )
+        self.emit(
+            events.RUN_END,
+            exit_code=result.exit_code,
+            state=state,
+            error=result.error,
+            error_type=result.error_type,
+        )
+        return result.exit_code
+
+    def _import_tensorflow(self) -> None:
+        """Import TF up front (the header says so) and hook Keras before the script runs."""
+        self.emit(events.STATUS, state="starting", detail="importing tensorflow…")
+        started = time.perf_counter()
+        try:
+            import tensorflow as tf  # noqa: F401  (the heavy part: seconds)
+        except Exception as exc:
+            # The script's own import will fail the same way and show its traceback.
+            self.emit(events.LOG, stream="stderr", text=f"tfmon: importing tensorflow failed: {exc}")
+            return
+        keras_version = None
+        try:
+            import keras
+
+            keras_version = keras.__version__
+        except Exception:
+            pass
+        if self.options.placement:
+            # Only a flag on the context: it does not initialise any device.
+            tf.debugging.set_log_device_placement(True)
+        if self.options.memory_growth:
+            _apply_memory_growth(self, tf)
+        patched = keras_probe.install(self.ctx)
+        self.emit(
+            events.TF_IMPORTED,
+            tf_version=tf.__version__,
+            keras_version=keras_version,
+            keras_patched=patched,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        _emit_environment(self.emit)
+
+    # -- control from the UI
+    def interrupt_job(self) -> bool:
+        """Raise KeyboardInterrupt in the job thread (second Ctrl+C)."""
+        thread = self.job_thread
+        if thread is None or not thread.is_alive() or thread.ident is None:
+            return False
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+        )
+        return True
+
+    # -- main thread, at the end (also after a crash)
+    def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._sampler is not None:
+            self._sampler.stop()
+        if self._py_capture is not None:
+            self._py_capture.restore()
+        if self._fd_capture is not None:
+            self._fd_capture.stop()
+        if self._sink is not None:
+            self._sink.close()
+        if self._recorder is not None:
+            self._recorder.stop()
+
+
+def _make_placement_probe(emit):
+    try:
+        from tfmon.placement.probe import PlacementProbe
+    except ImportError:
+        return None
+    return PlacementProbe(emit)
+
+
+def _make_sampler(run: LiveRun):
+    try:
+        from tfmon.memory.sampler import MemorySampler
+    except ImportError:
+        return None
+    sampler = MemorySampler(run.emit, interval=run.options.sample_interval, devices_ready=run.ctx.devices_ready)
+    run.ctx.on_epoch_end.append(sampler.on_epoch_end)
+    return sampler
+
+
+def _apply_memory_growth(run: LiveRun, tf) -> None:
+    try:
+        from tfmon.memory.growth import apply_memory_growth
+    except ImportError:
+        return
+    run.emit(events.LOG, stream="tfmon", text=apply_memory_growth(tf))
+
+
+def _emit_environment(emit) -> None:
+    try:
+        from tfmon.doctor import runtime_findings
+    except ImportError:
+        return
+    try:
+        emit(events.ENVIRONMENT, findings=runtime_findings())
+    except Exception as exc:
+        emit(events.LOG, stream="tfmon", text=f"tfmon: environment checks failed: {exc}")

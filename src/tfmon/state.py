@@ -1,0 +1,268 @@
+"""RunState: folds events into what the panes show. Pure Python, no I/O, no UI.
+
+Each sub-state has ``apply(event)`` and a ``version`` that moves when what it
+shows changes, so the UI redraws only the panes that need it. Histories are
+bounded: a ten-hour run keeps the same memory as a ten-minute one.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfmon import events
+from tfmon.events import Event
+
+BATCH_HISTORY = 2000
+LOG_HISTORY = 5000
+
+
+class RunInfo:
+    """The header: script, state, progress, speed, elapsed, ETA."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.script = ""
+        self.run_dir = ""
+        self.pid: int | None = None
+        self.state = "starting"
+        self.detail = "starting"
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.last_t: float | None = None
+        self.exit_code: int | None = None
+        self.error: str | None = None
+        self.tf_version: str | None = None
+        self.fit = 0
+        self.epoch = 0
+        self.epochs: int | None = None
+        self.step = 0
+        self.steps: int | None = None
+        self.batch_size: int | None = None
+        self.steps_per_s: float | None = None
+        self.paused_since: float | None = None
+        self.pause_requested = False
+        self.stop_reason: str | None = None
+        self.hung_up = False
+        self.last_checkpoint: str | None = None
+        self._rate_anchor: tuple[float, int] | None = None
+        self._epoch_steps: int | None = None  # learned from the first epoch when unknown
+
+    @property
+    def samples_per_s(self) -> float | None:
+        if self.steps_per_s is None or not self.batch_size:
+            return None
+        return self.steps_per_s * self.batch_size
+
+    def elapsed(self, now: float) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or now) - self.started
+
+    def eta_seconds(self) -> float | None:
+        """Remaining steps of this fit at the current speed."""
+        steps = self.steps or self._epoch_steps
+        if not (self.steps_per_s and steps and self.epochs) or self.state != "running":
+            return None
+        remaining = (self.epochs - self.epoch) * steps + (steps - self.step)
+        return max(remaining, 0) / self.steps_per_s
+
+    def apply(self, e: Event) -> None:
+        kind = e["type"]
+        self.last_t = e.get("t", self.last_t)
+        if kind == events.RUN_START:
+            self.script = e.get("script", "")
+            self.run_dir = e.get("run_dir", "")
+            self.pid = e.get("pid")
+            self.started = e["t"]
+        elif kind == events.STATUS:
+            if self.state in ("finished", "failed") and e["state"] not in ("finished", "failed"):
+                return
+            self.state = e["state"]
+            self.detail = e.get("detail", self.state)
+        elif kind == events.TF_IMPORTED:
+            self.tf_version = e.get("tf_version")
+        elif kind == events.FIT_START:
+            self.fit = e.get("fit", self.fit + 1)
+            self.epochs = e.get("epochs")
+            self.steps = e.get("steps")
+            self.batch_size = e.get("batch_size")
+            self.epoch = 0
+            self.step = 0
+            self._epoch_steps = None
+            self._rate_anchor = None
+            self.stop_reason = None
+        elif kind == events.EPOCH_START:
+            self.epoch = e["epoch"]
+            self.step = 0
+        elif kind == events.BATCH:
+            self.epoch = e.get("epoch", self.epoch)
+            self.step = e["step"]
+            self._update_rate(e["t"], e.get("global_step", 0))
+        elif kind == events.EPOCH_END:
+            self.step = e.get("steps", self.step)
+            if not self.steps and self._epoch_steps is None:
+                self._epoch_steps = self.step
+            self._update_rate(e["t"], e.get("global_step", 0))
+        elif kind == events.FIT_END:
+            self.stop_reason = e.get("reason")
+        elif kind == events.CONTROL:
+            if e["action"] == "pause":
+                self.pause_requested = True
+            elif e["action"] in ("resume", "stop"):
+                self.pause_requested = False
+        elif kind == events.PAUSED:
+            self.paused_since = e["t"]
+            self.epoch, self.step = e.get("epoch", self.epoch), e.get("step", self.step)
+            self.pause_requested = False
+        elif kind == events.RESUMED:
+            self.paused_since = None
+            self._rate_anchor = None  # a pause is not slowness
+        elif kind == events.CHECKPOINT and e.get("ok"):
+            self.last_checkpoint = e.get("path")
+        elif kind == events.HANGUP:
+            self.hung_up = True
+        elif kind == events.RUN_END:
+            self.exit_code = e.get("exit_code")
+            self.error = e.get("error")
+            self.ended = e["t"]
+            self.state = e.get("state", self.state)
+            self.paused_since = None
+        else:
+            return
+        self.version += 1
+
+    def _update_rate(self, t: float, global_step: int) -> None:
+        # Speed over the last few seconds: a smoothed rate, insensitive to the
+        # batch-event sampling interval.
+        if self._rate_anchor is None or global_step < self._rate_anchor[1]:
+            self._rate_anchor = (t, global_step)
+            return
+        t0, s0 = self._rate_anchor
+        if t - t0 >= 1.0 and global_step > s0:
+            rate = (global_step - s0) / (t - t0)
+            self.steps_per_s = rate if self.steps_per_s is None else 0.5 * self.steps_per_s + 0.5 * rate
+            self._rate_anchor = (t, global_step)
+
+
+@dataclass
+class EpochRow:
+    fit: int
+    epoch: int
+    seconds: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class MetricsState:
+    """Epoch table and loss curves."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.rows: list[EpochRow] = []
+        self.columns: list[str] = []  # every metric name seen, in order of appearance
+        self.batch_loss: collections.deque[tuple[int, float]] = collections.deque(maxlen=BATCH_HISTORY)
+        self.epoch_loss: list[tuple[int, float]] = []
+        self.epoch_val_loss: list[tuple[int, float]] = []
+        self.evaluations: list[dict[str, Any]] = []
+        self._fit = 0
+        self._epoch_offset = 0  # epochs of earlier fits, so curves of several fits follow on
+        self._last_epoch = 0
+
+    def apply(self, e: Event) -> None:
+        kind = e["type"]
+        if kind == events.FIT_START:
+            self._fit = e.get("fit", self._fit + 1)
+            self._epoch_offset += self._last_epoch
+            self._last_epoch = 0
+        elif kind == events.BATCH:
+            loss = e.get("logs", {}).get("loss")
+            if not isinstance(loss, (int, float)):
+                return
+            self.batch_loss.append((e.get("global_step", len(self.batch_loss)), loss))
+        elif kind == events.EPOCH_END:
+            metrics = e.get("metrics", {})
+            self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics))
+            for name in metrics:
+                if name not in self.columns:
+                    self.columns.append(name)
+            self._last_epoch = e["epoch"]
+            x = self._epoch_offset + e["epoch"]
+            if isinstance(metrics.get("loss"), (int, float)):
+                self.epoch_loss.append((x, metrics["loss"]))
+            if isinstance(metrics.get("val_loss"), (int, float)):
+                self.epoch_val_loss.append((x, metrics["val_loss"]))
+        elif kind == events.EVALUATE_END:
+            self.evaluations.append(e.get("metrics", {}))
+        elif kind == events.SCALAR:
+            self._apply_scalar(e)
+        else:
+            return
+        self.version += 1
+
+    def _apply_scalar(self, e: Event) -> None:
+        # tf.summary scalars from custom loops: a name containing "loss" feeds the curve.
+        if "loss" in e.get("name", "") and isinstance(e.get("value"), (int, float)):
+            self.batch_loss.append((e.get("step", len(self.batch_loss)), e["value"]))
+
+
+class LogState:
+    """The script's output and TensorFlow's log lines, bounded."""
+
+    def __init__(self, maxlen: int = LOG_HISTORY) -> None:
+        self.version = 0
+        self.lines: collections.deque[tuple[str, str, str | None]] = collections.deque(maxlen=maxlen)
+        self.total = 0
+        self.notices: list[tuple[str, str]] = []  # (severity, text) for toasts, consumed by the UI
+
+    def apply(self, e: Event) -> None:
+        kind = e["type"]
+        if kind == events.LOG:
+            self.lines.append((e.get("stream", "stdout"), e.get("text", ""), e.get("level")))
+            self.total += 1
+        elif kind == events.NOTICE:
+            self.notices.append((e.get("severity", "information"), e.get("text", "")))
+        elif kind == events.CHECKPOINT:
+            if e.get("ok"):
+                size = e.get("size") or 0
+                note = f" ({e['note']})" if e.get("note") else ""
+                text = f"checkpoint saved: {e.get('path')} ({size / 1e6:.1f} MB){note}"
+                self.notices.append(("information", text))
+            else:
+                text = f"checkpoint failed: {e.get('error')}"
+                self.notices.append(("error", text))
+            self.lines.append(("tfmon", text, None))
+        else:
+            return
+        self.version += 1
+
+
+class RunState:
+    """Everything the UI shows, folded from events; sub-states by pane."""
+
+    def __init__(self) -> None:
+        self.info = RunInfo()
+        self.metrics = MetricsState()
+        self.log = LogState()
+        self.placement = _optional("tfmon.placement.state", "PlacementState")
+        self.memory = _optional("tfmon.memory.state", "MemoryState")
+        self.events_seen = 0
+        self._handlers = [s for s in (self.info, self.metrics, self.log, self.placement, self.memory) if s]
+
+    def apply(self, e: Event) -> None:
+        self.events_seen += 1
+        for handler in self._handlers:
+            handler.apply(e)
+
+    def apply_all(self, batch: list[Event]) -> None:
+        for e in batch:
+            self.apply(e)
+
+
+def _optional(module: str, name: str):
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError):
+        return None

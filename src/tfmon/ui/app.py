@@ -1,0 +1,278 @@
+"""The Textual app: header, panes, footer; pulls events from its source at 10 Hz."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.widgets import Footer, Static
+
+from tfmon.state import RunState
+from tfmon.ui.header import Header
+from tfmon.ui.log_pane import LogPane
+from tfmon.ui.metrics_pane import MetricsPane
+from tfmon.ui.screens import HelpScreen, interrupt_screen, quit_screen
+
+PANES = ("metrics", "placement", "fallbacks", "memory", "log")
+TITLES = {
+    "metrics": "Metrics",
+    "placement": "Placement",
+    "fallbacks": "Fallbacks",
+    "memory": "Memory",
+    "log": "Log",
+}
+TICK = 0.1  # seconds between two pulls of events and redraws
+COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
+DOUBLE_CTRL_C = 3.0
+
+
+def _pane_widget(name: str):
+    """The pane widget for a name; the placement and memory panes live in their own modules."""
+    if name == "metrics":
+        return MetricsPane(id="pane-metrics-body")
+    if name == "log":
+        return LogPane(id="pane-log-body")
+    try:
+        if name == "placement":
+            from tfmon.ui.placement_pane import PlacementPane
+
+            return PlacementPane(id="pane-placement-body")
+        if name == "fallbacks":
+            from tfmon.ui.fallback_pane import FallbackPane
+
+            return FallbackPane(id="pane-fallbacks-body")
+        if name == "memory":
+            from tfmon.ui.memory_pane import MemoryPane
+
+            return MemoryPane(id="pane-memory-body")
+    except ImportError:
+        pass
+    return Static(f"{TITLES[name]}: not available", id=f"pane-{name}-body")
+
+
+class PaneBox(Vertical):
+    """A bordered pane; which panes show is decided by classes on #panes."""
+
+
+class TfmonApp(App[int]):
+    CSS_PATH = "tfmon.tcss"
+    TITLE = "tfmon"
+    BINDINGS = [
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("space", "toggle_pause", "Pause", show=False),
+        Binding("c", "checkpoint", "Checkpoint"),
+        Binding("s", "stop", "Stop"),
+        Binding("q", "quit_tfmon", "Quit"),
+        Binding("ctrl+c", "interrupt", "Stop", show=False, priority=True),
+        Binding("question_mark", "help", "Help"),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False, priority=True),
+        Binding("shift+tab", "cycle_pane(-1)", "Prev pane", show=False, priority=True),
+        Binding("m", "toggle_maximize", "Max"),
+        Binding("l", "toggle_log", "Log", show=False),
+        *[Binding(str(i + 1), f"show_pane('{name}')", TITLES[name], show=False) for i, name in enumerate(PANES)],
+        *[Binding(f"f{i + 1}", f"show_pane('{name}')", TITLES[name], show=False) for i, name in enumerate(PANES)],
+    ]
+
+    def __init__(self, source, job=None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.job = job  # the LiveRun whose script this app runs in a worker thread
+        self.state = RunState()
+        self.current = "metrics"
+        self.maximized = False
+        self._panes: dict[str, object] = {}
+        self._last_ctrl_c = 0.0
+        self._notified_fallbacks = 0
+        self._shown_failure = False
+        self._shown_end = False
+        self.first_frame_at: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(attached=getattr(self.source, "attached", False), id="header")
+        yield Static(id="pane-tabs")
+        with Container(id="panes"):
+            for name in PANES:
+                box = PaneBox(id=f"pane-{name}", classes="pane")
+                box.border_title = f"{PANES.index(name) + 1} {TITLES[name]}"
+                with box:
+                    widget = _pane_widget(name)
+                    self._panes[name] = widget
+                    yield widget
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_layout()
+        self._tick()
+        self.set_interval(TICK, self._tick)
+        if self.job is not None:
+            self.run_worker(self.job.run_job, thread=True, name="script", exit_on_error=False)
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        self.first_frame_at = time.time()
+
+    # -- the pull loop
+    def _tick(self) -> None:
+        batch = self.source.drain()
+        state = self.state
+        if batch:
+            state.apply_all(batch)
+        with self.batch_update():
+            self.query_one(Header).update_from(state)
+            subs = {
+                "metrics": state.metrics,
+                "placement": state.placement,
+                "fallbacks": state.placement,
+                "memory": state.memory,
+                "log": state.log,
+            }
+            for name, widget in self._panes.items():
+                sub = subs[name]
+                if sub is not None and hasattr(widget, "update_from"):
+                    widget.update_from(sub)
+        self._notify_news()
+
+    def _notify_news(self) -> None:
+        state = self.state
+        for severity, text in state.log.notices:
+            self.notify(text, severity=severity, timeout=6)
+        state.log.notices.clear()
+        placement = state.placement
+        count = getattr(placement, "fallback_count", 0) if placement is not None else 0
+        if count and not self._notified_fallbacks:
+            self.notify(f"{count} op(s) fell back to the CPU: see the Fallbacks pane (3)", severity="warning", timeout=8)
+        self._notified_fallbacks = count
+        info = state.info
+        if info.state == "failed" and not self._shown_failure:
+            self._shown_failure = True
+            self.notify(
+                f"the script failed (exit {info.exit_code}): traceback in the Log pane; q quits",
+                severity="error",
+                timeout=15,
+            )
+            self.action_show_pane("log")
+        elif info.state == "finished" and not self._shown_end and info.exit_code is not None:
+            self._shown_end = True
+            self.notify("the script finished; q quits", timeout=8)
+
+    # -- layout
+    def _apply_layout(self) -> None:
+        panes = self.query_one("#panes")
+        compact = self.size.width < COMPACT_WIDTH or self.size.height < COMPACT_HEIGHT
+        panes.set_class(compact or self.maximized, "single")
+        for name in PANES:
+            self.query_one(f"#pane-{name}").set_class(name == self.current, "current")
+        tabs = " ".join(
+            f"[reverse] {i + 1} {TITLES[n]} [/]" if n == self.current else f" {i + 1} {TITLES[n]} "
+            for i, n in enumerate(PANES)
+            if n != "log" or not panes.has_class("-log-hidden")
+        )
+        self.query_one("#pane-tabs", Static).update(tabs)
+        self.query_one("#pane-tabs").display = panes.has_class("single")
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def action_show_pane(self, name: str) -> None:
+        self.current = name
+        panes = self.query_one("#panes")
+        if name == "log":
+            panes.remove_class("-log-hidden")
+        self._apply_layout()
+        widget = self._panes[name]
+        if getattr(widget, "can_focus", False):
+            widget.focus()
+        else:
+            focusables = [w for w in widget.query("*") if w.can_focus] if hasattr(widget, "query") else []
+            if focusables:
+                focusables[0].focus()
+
+    def action_cycle_pane(self, step: int) -> None:
+        if isinstance(self.screen, (HelpScreen,)) or self.screen is not self.screen_stack[0]:
+            return
+        visible = [n for n in PANES if n != "log" or not self.query_one("#panes").has_class("-log-hidden")]
+        index = visible.index(self.current) if self.current in visible else 0
+        self.action_show_pane(visible[(index + step) % len(visible)])
+
+    def action_toggle_maximize(self) -> None:
+        self.maximized = not self.maximized
+        self._apply_layout()
+
+    def action_toggle_log(self) -> None:
+        panes = self.query_one("#panes")
+        panes.toggle_class("-log-hidden")
+        if panes.has_class("-log-hidden") and self.current == "log":
+            self.current = "metrics"
+        self._apply_layout()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # -- control keys
+    @property
+    def training(self) -> bool:
+        info = self.state.info
+        return info.state in ("starting", "running", "paused", "stopping") and info.exit_code is None
+
+    def _send(self, action: str) -> bool:
+        if not self.source.can_control:
+            self.notify("this is a recording: it cannot be controlled", severity="warning")
+            return False
+        if not self.training:
+            self.notify("the run has ended", severity="warning")
+            return False
+        self.source.send(action)
+        return True
+
+    def action_toggle_pause(self) -> None:
+        self._send("toggle_pause")
+
+    def action_checkpoint(self) -> None:
+        if self._send("checkpoint"):
+            self.notify("checkpoint requested: saved at the next batch boundary", timeout=3)
+
+    def action_stop(self) -> None:
+        info = self.state.info
+        if info.stop_reason is not None and self.training and self.job is not None:
+            # fit has ended and the script goes on: a second stop interrupts it.
+            self.push_screen(interrupt_screen(), self._on_interrupt_choice)
+            return
+        if self._send("stop"):
+            self.notify("stopping: fit ends after this batch, the script goes on", timeout=4)
+
+    def _on_interrupt_choice(self, choice: str | None) -> None:
+        if choice == "interrupt" and self.job is not None:
+            self.job.interrupt_job()
+
+    def action_quit_tfmon(self) -> None:
+        if getattr(self.source, "attached", False) or not self.source.can_control or not self.training:
+            self.exit(0)
+            return
+        self.push_screen(quit_screen(), self._on_quit_choice)
+
+    def _on_quit_choice(self, choice: str | None) -> None:
+        if choice == "checkpoint":
+            self.source.send("checkpoint")
+            self.source.send("stop")
+            self.exit(0)
+        elif choice == "stop":
+            self.source.send("stop")
+            self.exit(0)
+
+    def action_interrupt(self) -> None:
+        now = time.monotonic()
+        if not self.training or not self.source.can_control:
+            self.exit(0)
+            return
+        if now - self._last_ctrl_c <= DOUBLE_CTRL_C:
+            if self.job is not None:
+                self.job.interrupt_job()
+            self.exit(130)
+            return
+        self._last_ctrl_c = now
+        self.source.send("checkpoint")
+        self.source.send("stop")
+        self.notify("Ctrl+C: stopping with a checkpoint. Ctrl+C again within 3 s interrupts the script.", severity="warning", timeout=4)
