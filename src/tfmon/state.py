@@ -168,6 +168,8 @@ class MetricsState:
         self._fit = 0
         self._epoch_offset = 0  # epochs of earlier fits, so curves of several fits follow on
         self._last_epoch = 0
+        self._steps: int | None = None
+        self._learned_steps: int | None = None  # steps per epoch, when fit did not know them
 
     def apply(self, e: Event) -> None:
         kind = e["type"]
@@ -175,11 +177,17 @@ class MetricsState:
             self._fit = e.get("fit", self._fit + 1)
             self._epoch_offset += self._last_epoch
             self._last_epoch = 0
+            self._steps = e.get("steps")
+            self._learned_steps = None
         elif kind == events.BATCH:
             loss = e.get("logs", {}).get("loss")
             if not isinstance(loss, (int, float)):
                 return
-            self.batch_loss.append((e.get("global_step", len(self.batch_loss)), loss))
+            # x in epochs (epoch 3, halfway = 2.5) so batch dots and epoch lines share an axis.
+            step, epoch = e.get("step", 0), e.get("epoch", 1)
+            per_epoch = self._steps or self._learned_steps or max(step, 1)
+            x = self._epoch_offset + epoch - 1 + min(step / per_epoch, 1.0)
+            self.batch_loss.append((round(x, 4), loss))
         elif kind == events.EPOCH_END:
             metrics = e.get("metrics", {})
             self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics))
@@ -187,6 +195,8 @@ class MetricsState:
                 if name not in self.columns:
                     self.columns.append(name)
             self._last_epoch = e["epoch"]
+            if self._learned_steps is None and e.get("steps"):
+                self._learned_steps = e["steps"]
             x = self._epoch_offset + e["epoch"]
             if isinstance(metrics.get("loss"), (int, float)):
                 self.epoch_loss.append((x, metrics["loss"]))

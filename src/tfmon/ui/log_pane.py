@@ -18,8 +18,19 @@ STREAM_STYLE = {
 LEVEL_STYLE = {"warning": "yellow", "error": "red", "fatal": "bold red"}
 
 
+def _short_tf(text: str) -> str:
+    """Drop the timestamp/thread part of a TF C++ log prefix: keep ``file.cc] message``."""
+    head, sep, message = text.partition("] ")
+    if not sep:
+        return text
+    source = head.rsplit(" ", 1)[-1].rsplit("/", 1)[-1]
+    return f"{source.split(':', 1)[0]}] {message}"
+
+
 def log_line(stream: str, text: str, level: str | None) -> Text:
     marker, style = STREAM_STYLE.get(stream, ("  ", ""))
+    if stream == "tf":
+        text = _short_tf(text)
     if level in LEVEL_STYLE:
         style = LEVEL_STYLE[level]
     line = Text(marker, style=f"bold {style}" if style else "dim")

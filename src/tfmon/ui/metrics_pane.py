@@ -19,10 +19,10 @@ class LossCurve(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         plt.title("loss")
-        plt.xlabel("batch (dots) · epoch (lines)")
+        plt.xlabel("epoch")
         if metrics.batch_loss:
             xs, ys = zip(*metrics.batch_loss)
-            plt.scatter(list(xs), list(ys), marker="dot", label="batch", color="gray", xside="upper")
+            plt.scatter(list(xs), list(ys), marker="dot", label="batch", color="gray")
         if metrics.epoch_loss:
             xs, ys = zip(*metrics.epoch_loss)
             plt.plot(list(xs), list(ys), label="loss", marker="braille", color="cyan")

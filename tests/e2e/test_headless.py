@@ -1,0 +1,112 @@
+"""tfmon --headless on real scripts with real TensorFlow: what a CI or nohup user gets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run_tfmon, tfmon_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_epoch_metrics_in_events_equal_keras_history(tmp_path, scripts):
+    history_path = tmp_path / "history.json"
+    done = run_tfmon([str(scripts / "tiny_fit.py"), str(history_path), "3"], tmp_path / "run")
+    assert done.code == 0, done.stderr
+    history = json.loads(history_path.read_text())
+    epochs = done.of_type("epoch_end")
+    assert [e["epoch"] for e in epochs] == [1, 2, 3]
+    for name, values in history.items():
+        assert [e["metrics"][name] for e in epochs] == values, name
+    assert "val_loss" in epochs[0]["metrics"] and "accuracy" in epochs[0]["metrics"]
+    # concise lines on stdout: one per epoch and the final state
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("epoch ") for line in lines) == 3
+    assert lines[-1] == "tfmon: finished (exit 0)"
+    end = done.of_type("run_end")[-1]
+    assert end["exit_code"] == 0 and end["state"] == "finished"
+    # The script's print went to the run, not to tfmon's stdout.
+    assert "tiny_fit done" in done.output_log()
+    assert "tiny_fit done" not in done.stdout
+
+
+def test_script_raising_mid_training_fails_with_its_traceback(tmp_path, scripts):
+    done = run_tfmon([str(scripts / "fails_mid_training.py")], tmp_path / "run")
+    assert done.code == 1
+    end = done.of_type("run_end")[-1]
+    assert end["state"] == "failed" and end["error_type"] == "RuntimeError"
+    assert "boom in epoch 2" in end["error"]
+    assert "fails_mid_training.py" in end["error"]  # the user's frames are kept
+    assert "runpy" not in end["error"]  # tfmon's plumbing is not
+    assert "boom in epoch 2" in done.stderr
+    assert done.stdout.splitlines()[-1] == "tfmon: failed (exit 1)"
+    assert [e["state"] for e in done.of_type("status")][-1] == "failed"
+
+
+def test_sys_exit_code_is_tfmons_exit_code(tmp_path, scripts):
+    done = run_tfmon([str(scripts / "exits_3.py")], tmp_path / "run")
+    assert done.code == 3
+    assert done.of_type("run_end")[-1]["exit_code"] == 3
+    assert "about to exit with 3" in done.output_log()
+
+
+@pytest.mark.parametrize("target", ["missing.py", "a_directory"])
+def test_missing_script_or_directory_is_one_line_and_exit_2(tmp_path, target):
+    (tmp_path / "a_directory").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfmon", target],
+        capture_output=True, text=True, cwd=tmp_path, env=tfmon_env(), timeout=60,
+    )
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert target in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "tfmon-runs").exists()
+
+
+def test_runs_like_python_with_the_scripts_own_argparse(tmp_path, scripts):
+    out = tmp_path / "seen.json"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    script = scripts / "with_argparse.py"
+    done = run_tfmon([str(script), "--lr", "0.5", "--name", "x y", str(out)], tmp_path / "run", cwd=workdir)
+    assert done.code == 0, done.stderr
+    seen = json.loads(out.read_text())
+    assert seen["lr"] == 0.5 and seen["name"] == "x y"
+    assert seen["argv"] == [str(script), "--lr", "0.5", "--name", "x y", str(out)]
+    assert seen["main"] == "__main__"
+    assert seen["path0"] == str(scripts)
+    assert seen["cwd"] == str(workdir)
+
+
+def test_bad_script_flag_is_the_scripts_own_error(tmp_path, scripts):
+    done = run_tfmon([str(scripts / "with_argparse.py"), "--nope"], tmp_path / "run")
+    assert done.code == 2  # argparse's own exit code
+    assert "the following arguments are required" in done.output_log()
+
+
+def test_keras_variety_and_c_level_output(tmp_path, scripts):
+    done = run_tfmon([str(scripts / "keras_variety.py")], tmp_path / "run")
+    assert done.code == 0, done.stderr + done.output_log()[-3000:]
+    fits = done.of_type("fit_start")
+    assert [f["fit"] for f in fits] == [1, 2, 3]
+    assert fits[2]["steps"] is None  # an unsized generator dataset
+    ends = done.of_type("fit_end")
+    assert ends[0]["reason"] == "completed"
+    assert ends[1]["reason"] == "stopped early by a callback" and ends[1]["epochs_done"] < 6
+    custom_epochs = [e for e in done.of_type("epoch_end") if "custom_loss" in e["metrics"]]
+    assert len(custom_epochs) == 2 and custom_epochs[0]["steps"] == 8
+    assert len(done.of_type("evaluate_end")) == 1
+    # C-level writes to fd 1 and fd 2 reach output.log and log events, never tfmon's own output
+    logs = {(e["stream"], e["text"]) for e in done.of_type("log")}
+    assert ("stdout", "C-LEVEL-STDOUT marker") in logs
+    assert ("stderr", "C-LEVEL-STDERR marker") in logs
+    assert ("stdout", "python print marker") in logs
+    assert ("stderr", "python stderr marker") in logs
+    output = done.output_log()
+    for marker in ("C-LEVEL-STDOUT", "C-LEVEL-STDERR", "python print marker"):
+        assert marker in output
+        assert marker not in done.stdout and marker not in done.stderr

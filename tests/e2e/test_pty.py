@@ -1,0 +1,61 @@
+"""End to end: tfmon under a real pseudo-terminal, the screen read with a terminal emulator."""
+
+from __future__ import annotations
+
+import re
+import sys
+import termios
+
+import pytest
+
+from conftest import tfmon_env
+from ptyrun import PtyProcess
+
+pytestmark = pytest.mark.slow
+
+
+def test_tfmon_draws_the_run_without_stray_output_and_restores_the_terminal(tmp_path, scripts):
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(run_dir), str(scripts / "keras_variety.py")]
+    proc = PtyProcess(argv, env=tfmon_env(TERM="xterm-256color"), cwd=tmp_path, cols=120, rows=40)
+    try:
+        proc.wait_for("finished (exit 0)")
+        screen = proc.text()
+        assert "tfmon" in screen and "keras_variety.py" in screen
+        # The metrics table shows the last fit's final epoch (fit 3, epoch 2).
+        assert re.search(r"│ 3 +2 +\d\d:\d\d", screen), screen
+        # Nothing the script or TF wrote reached the terminal raw: no absl prefix,
+        # no C-level marker outside the log pane's own formatting.
+        assert "I0000 00:00" not in screen
+        assert "C-LEVEL-STDOUT" not in screen.replace("  C-LEVEL-STDOUT", "")
+        proc.send("q")
+        code = proc.wait_exit()
+        assert code == 0
+        after = proc.text()
+        assert "exited 0" in after
+        # Terminal restored: out of the alternate screen, cursor back, cooked mode.
+        assert proc.raw.rfind(b"\x1b[?1049l") > proc.raw.rfind(b"\x1b[?1049h") >= 0
+        attrs = termios.tcgetattr(proc.slave)
+        assert attrs[3] & termios.ICANON and attrs[3] & termios.ECHO
+    finally:
+        proc.close()
+    events = (run_dir / "events.jsonl").read_text()
+    assert '"run_end"' in events
+    assert "C-LEVEL-STDERR marker" in (run_dir / "output.log").read_text()
+
+
+def test_80x24_shows_one_pane_at_a_time_and_switches_with_keys(tmp_path, scripts):
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(tmp_path / "run"), str(scripts / "tiny_fit.py"), str(tmp_path / "h.json"), "2"]
+    proc = PtyProcess(argv, env=tfmon_env(TERM="screen"), cwd=tmp_path, cols=80, rows=24)
+    try:
+        proc.wait_for("finished (exit 0)")
+        proc.wait_for("1 Metrics")
+        assert "val_loss" in proc.text()
+        proc.send("5")  # the log pane
+        proc.wait_for("tiny_fit done")
+        proc.send("\t")  # Tab wraps to the first pane
+        proc.wait_for("val_loss")
+        proc.send("q")
+        assert proc.wait_exit() == 0
+    finally:
+        proc.close()
