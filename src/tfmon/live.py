@@ -1,42 +1,134 @@
-"""The run with the full UI: the app draws to the real terminal while fds 1/2 are captured."""
+"""The run with the full UI: the app draws to the real terminal while fds 1/2 are captured.
+
+If the terminal goes away (SIGHUP, or a write to it fails: the SSH link
+dropped), the app stops drawing and exits, and the run goes on headless: the
+events and output still go to the run directory, the control channel stays
+open for ``tfmon ctl`` and ``tfmon attach``, a checkpoint is taken at the next
+batch boundary, and tfmon exits with the script's code when it ends.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+from tfmon import events
 from tfmon.ui.app import TfmonApp
-from tfmon.ui.driver import driver_for_terminal
+from tfmon.ui.driver import TerminalOutput, driver_for_terminal
 from tfmon.ui.sources import LiveSource
+
+
+class Hangup:
+    """What happens, once, when the terminal goes away."""
+
+    def __init__(self, run, terminal: TerminalOutput) -> None:
+        self.run = run
+        self.terminal = terminal
+        self.driver_class = None  # set once the driver class exists
+        self.reason: str | None = None
+        self._once = threading.Lock()
+
+    @property
+    def happened(self) -> bool:
+        return self.reason is not None
+
+    def on_signal(self, signum, frame) -> None:
+        self.trigger(signal.Signals(signum).name)
+
+    def trigger(self, reason: str) -> None:
+        """From a signal handler, the writer thread or the input thread: must not block."""
+        if not self._once.acquire(blocking=False):
+            return
+        self.reason = reason
+        self.terminal.silence(reason)
+        run = self.run
+        ctx = run.ctx
+        if ctx is not None:
+            # The run can be resumed from here even if the process dies later.
+            ctx.checkpoint_on_next_batch = True
+        channel = getattr(run, "channel", None)
+        run.emit(
+            events.HANGUP,
+            reason=reason,
+            checkpoint_requested=ctx is not None,
+            channel=str(channel.path) if channel is not None else None,
+        )
+        driver = getattr(self.driver_class, "instance", None)
+        if driver is not None:
+            driver.hang_up()
 
 
 def run_with_ui(run, mouse: bool = True) -> int:
     source = LiveSource(run)  # subscribed before the first event
     run.prepare()
-    tty = os.fdopen(os.dup(run.terminal_fd(1)), "w", encoding="utf-8", errors="replace")
-    app = TfmonApp(source, job=run, driver_class=driver_for_terminal(tty))
+    terminal = TerminalOutput(os.dup(run.terminal_fd(1)))
+    hangup = Hangup(run, terminal)
+    driver_class = driver_for_terminal(terminal, on_lost=hangup.trigger)
+    hangup.driver_class = driver_class
+    app = TfmonApp(source, job=run, driver_class=driver_class)
+    # Python's default for SIGHUP ends the process: the training with it.
+    previous = signal.signal(signal.SIGHUP, hangup.on_signal)
+    # Our own loop and executor: asyncio.run() (app.run's default) would, on
+    # leaving, wait for the job's thread before returning, silently, with the
+    # source's events piling up unread.
+    loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix="tfmon-job")
+    loop.set_default_executor(executor)
     code = None
     try:
-        code = app.run(mouse=mouse)
-        thread = run.job_thread
-        if thread is not None and thread.is_alive():
+        try:
+            code = app.run(mouse=mouse, loop=loop)
+        finally:
+            if hangup.happened and driver_class.instance is not None:
+                driver_class.instance.hang_up()
+        if run.result is None:
             # The user quit while the script still runs (fit stops at the next batch;
-            # what follows fit still runs): wait for it, headless.
-            tty.write(f"tfmon: waiting for {run.script.name} to finish (Ctrl+C interrupts it)\n")
-            tty.flush()
-            try:
-                while thread.is_alive():
-                    thread.join(0.2)
-            except KeyboardInterrupt:
-                run.interrupt_job()
-                thread.join(10)
+            # what follows fit still runs), or the terminal hung up: wait for it.
+            terminal.write_line(f"tfmon: waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
+        _wait_for_job(run, executor, source)
     finally:
         run.finish()
+        loop.close()
     result = run.result
     exit_code = result.exit_code if result is not None else (code or 1)
-    summary = f"tfmon: {run.script.name} exited {exit_code} · run dir {run.run_dir}"
-    tty.write(summary + "\n")
-    tty.close()
-    if result is not None and result.error and exit_code != 0:
-        sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
+    if hangup.happened:
+        # fds 0-2 are the dead terminal again: a write at exit would fail (and
+        # make Python exit 120). Nobody is there to read it.
+        _detach_std_streams()
+    else:
+        terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {run.run_dir}")
+        if result is not None and result.error and exit_code != 0:
+            sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
+    terminal.close()
+    if not hangup.happened:  # after a hang-up, another SIGHUP must not kill the exit
+        signal.signal(signal.SIGHUP, previous)
     return exit_code
+
+
+def _wait_for_job(run, executor: ThreadPoolExecutor, source) -> None:
+    """Until the script's thread is done, draining the events nobody shows any more."""
+    waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="tfmon-wait", daemon=True)
+    waiter.start()
+
+    def running() -> bool:
+        job = run.job_thread  # in case the job ever runs outside the executor
+        return waiter.is_alive() or (job is not None and job.is_alive() and job is not threading.current_thread())
+
+    try:
+        while running():
+            waiter.join(0.2)
+            source.drain()  # keeps memory flat over hours of headless training
+    except KeyboardInterrupt:
+        run.interrupt_job()
+        waiter.join(10)
+
+
+def _detach_std_streams() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)

@@ -59,3 +59,48 @@ def test_80x24_shows_one_pane_at_a_time_and_switches_with_keys(tmp_path, scripts
         assert proc.wait_exit() == 0
     finally:
         proc.close()
+
+
+def _events(run_dir):
+    import json
+
+    return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_ctrl_c_once_stops_with_a_checkpoint_and_the_script_goes_on(tmp_path, scripts):
+    run_dir = tmp_path / "run"
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(run_dir), str(scripts / "slow_fit.py"), "50", "200", "5"]
+    proc = PtyProcess(argv, env=tfmon_env(), cwd=tmp_path, cols=120, rows=40)
+    try:
+        proc.wait_for("epoch 2/50")
+        proc.send("\x03")
+        proc.wait_for("finished (exit 0)")
+        proc.send("q")
+        assert proc.wait_exit() == 0
+    finally:
+        proc.close()
+    events = _events(run_dir)
+    checkpoint = next(e for e in events if e["type"] == "checkpoint")
+    assert checkpoint["ok"]
+    fit_end = next(e for e in events if e["type"] == "fit_end")
+    assert fit_end["reason"] == "stopped by user" and fit_end["epochs_done"] < 50
+    assert "after fit" in (run_dir / "output.log").read_text()
+
+
+def test_ctrl_c_twice_interrupts_the_script_and_restores_the_terminal(tmp_path, scripts):
+    run_dir = tmp_path / "run"
+    # Long sleeps per batch: the second Ctrl+C lands while the script is still busy.
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(run_dir), str(scripts / "slow_fit.py"), "50", "2000", "20"]
+    proc = PtyProcess(argv, env=tfmon_env(), cwd=tmp_path, cols=120, rows=40)
+    try:
+        proc.wait_for("epoch 1/50")
+        proc.send("\x03")
+        proc.read(0.3)
+        proc.send("\x03")
+        assert proc.wait_exit() == 130
+        attrs = termios.tcgetattr(proc.slave)
+        assert attrs[3] & termios.ICANON and attrs[3] & termios.ECHO
+    finally:
+        proc.close()
+    end = [e for e in _events(run_dir) if e["type"] == "run_end"]
+    assert end and end[-1]["exit_code"] == 130

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Static
 
 from tfmon.state import RunState
@@ -120,8 +121,12 @@ class TfmonApp(App[int]):
         state = self.state
         if batch:
             state.apply_all(batch)
+        try:
+            header = self.query_one(Header)
+        except NoMatches:  # the app is shutting down
+            return
         with self.batch_update():
-            self.query_one(Header).update_from(state)
+            header.update_from(state)
             subs = {
                 "metrics": state.metrics,
                 "placement": state.placement,

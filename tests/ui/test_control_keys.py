@@ -1,0 +1,131 @@
+"""Keyboard control at batch boundaries, on real training driven by Pilot."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from test_live_app import live_app, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def of_type(run, kind):
+    from tfmon.recorder import read_events
+
+    run._recorder._write_pending()
+    return [e for e in read_events(run.run_dir) if e["type"] == kind]
+
+
+async def test_pause_holds_the_step_while_memory_sampling_goes_on_and_nothing_is_skipped(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["3", "400", "8"], tmp_path / "run", sample_interval=0.2)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.epoch >= 1 and app.state.info.step >= 5)
+            await pilot.press("p")
+            await wait_for(lambda: app.state.info.paused_since is not None, timeout=10)
+            assert "paused at epoch" in str(app.query_one("#header").render())
+            paused_at = (app.state.info.epoch, app.state.info.step)
+            samples_before = len(of_type(run, "memory"))
+            time.sleep(2.2)  # the training thread is blocked; the UI and sampler are not
+            await pilot.pause(0.3)
+            assert (app.state.info.epoch, app.state.info.step) == paused_at
+            batches = [e for e in of_type(run, "batch") if e["t"] > of_type(run, "paused")[0]["t"]]
+            assert batches == []
+            assert len(of_type(run, "memory")) >= samples_before + 5
+            await pilot.press("space")  # resume
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"))
+        assert run.result.exit_code == 0
+        ends = of_type(run, "epoch_end")
+        assert [e["steps"] for e in ends] == [50, 50, 50]  # nothing skipped or repeated
+        assert of_type(run, "resumed")[0]["seconds"] >= 2.0
+        assert "after fit 150" in (run.run_dir / "output.log").read_text()
+    finally:
+        run.finish()
+
+
+async def test_checkpoint_while_paused_saves_at_once_and_loads_to_the_same_predictions(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["3", "400", "8"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 5)
+            await pilot.press("p")
+            await wait_for(lambda: app.state.info.paused_since is not None, timeout=10)
+            await pilot.press("c")
+            await wait_for(lambda: len(of_type(run, "checkpoint")) == 1, timeout=20)
+            saved = of_type(run, "checkpoint")[0]
+            assert saved["ok"] and saved["kind"] == "model"
+            assert (saved["epoch"], saved["step"]) == (app.state.info.epoch, app.state.info.step)
+            # While still paused, the live model is at the same step as the file.
+            script = sys.modules["__main__"]
+            live = np.asarray(script.model(script.x_fixed, training=False))
+            loaded = keras.models.load_model(saved["path"])
+            np.testing.assert_allclose(np.asarray(loaded(script.x_fixed, training=False)), live, rtol=1e-6)
+            assert saved["path"].endswith(f"epoch{saved['epoch']:03d}-step{saved['step']:05d}.keras")
+            assert not [p for p in (run.run_dir / "checkpoints").iterdir() if p.name.startswith(".tmp")]
+            await pilot.press("p")
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"))
+    finally:
+        run.finish()
+
+
+async def test_checkpoint_failure_is_shown_and_training_goes_on(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["2", "200", "10"], tmp_path / "run")
+    (run.run_dir / "checkpoints").write_text("a file where the folder should be")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3)
+            await pilot.press("c")
+            await wait_for(lambda: len(of_type(run, "checkpoint")) == 1, timeout=20)
+            failed = of_type(run, "checkpoint")[0]
+            assert failed["ok"] is False and failed["error"]
+            await pilot.pause(0.3)
+            assert any("checkpoint failed" in text for _, text, _ in app.state.log.lines)
+            assert any("checkpoint failed" in n.message for n in app._notifications)
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"))
+        assert run.result.exit_code == 0
+        assert len(of_type(run, "epoch_end")) == 2
+    finally:
+        run.finish()
+
+
+async def test_stop_ends_fit_early_and_the_script_goes_on(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.epoch >= 2)
+            await pilot.press("s")
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"))
+        assert run.result.exit_code == 0
+        fit_end = of_type(run, "fit_end")[0]
+        assert fit_end["reason"] == "stopped by user" and fit_end["epochs_done"] < 20
+        assert "after fit" in (run.run_dir / "output.log").read_text()
+    finally:
+        run.finish()
+
+
+async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3)
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            assert app.screen.__class__.__name__ == "ChoiceScreen"
+            await pilot.press("n")  # cancel: nothing happens
+            await pilot.pause(0.2)
+            assert app.is_running and app.screen is app.screen_stack[0]
+            await pilot.press("q")
+            await pilot.pause(0.2)
+            await pilot.press("c")  # stop with a checkpoint, then quit
+            await pilot.pause(0.3)
+        assert run.job_done.wait(60)
+        assert run.result.exit_code == 0
+        assert of_type(run, "checkpoint")[0]["ok"]
+        assert of_type(run, "fit_end")[0]["reason"] == "stopped by user"
+    finally:
+        run.finish()
