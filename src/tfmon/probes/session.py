@@ -19,9 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfmon import __version__, events
+from tfmon import __version__, api, events
 from tfmon.bus import EventBus
 from tfmon.probes import keras as keras_probe
+from tfmon.probes import summaries as summaries_probe
 from tfmon.probes.capture import FdCapture, OutputSink, PythonCapture
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.control import Control
@@ -62,12 +63,16 @@ class LiveRun:
         self.ctx: ProbeContext | None = None
         self.result: JobResult | None = None
         self.job_thread: threading.Thread | None = None
+        # Set when the script has ended. The thread itself may outlive it (a
+        # Textual worker reports back to an app that may have exited).
+        self.job_done = threading.Event()
         self._recorder: Recorder | None = None
         self._sink: OutputSink | None = None
         self._fd_capture: FdCapture | None = None
         self._py_capture: PythonCapture | None = None
         self._sampler = None
         self._placement = None
+        self.channel = None  # the control socket (probes/channel.py), for tfmon ctl / attach
         self._finished = False
 
     # -- main thread, before the UI starts
@@ -82,6 +87,7 @@ class LiveRun:
         )
         self._recorder = Recorder(self.bus, self.run_dir)
         self._recorder.start()
+        self.channel, channel_error = _open_channel(self)  # before run_start: it folds every event
         self.emit(
             events.RUN_START,
             schema=events.SCHEMA_VERSION,
@@ -97,6 +103,8 @@ class LiveRun:
             headless=opts.headless,
         )
         self.emit(events.STATUS, state="starting", detail="starting")
+        if channel_error:
+            self.emit(events.NOTICE, severity="warning", text=f"control channel not available: {channel_error}")
         user_level = _user_tf_level()
         if opts.placement:
             # INFO lines must be produced for placement; the user's level still
@@ -124,14 +132,26 @@ class LiveRun:
         assert self.ctx is not None and self._sink is not None
         self._py_capture = PythonCapture(self._sink, self.emit)
         self._py_capture.start()
+        api.bind(self.ctx)  # tfmon.step() & co. report to this run (custom loops)
         try:
-            self._import_tensorflow()
-            self.emit(events.STATUS, state="running", detail="running the script")
-            self.result = run_script(self.script, self.args)
+            try:
+                self._import_tensorflow()
+                self.emit(events.STATUS, state="running", detail="running the script")
+                self.result = run_script(self.script, self.args)
+            finally:
+                keras_probe.uninstall()
+                summaries_probe.uninstall()  # reads the last tf.summary values before run_end
+                api.unbind(self.ctx, self.result.exit_code if self.result else None)
+                self._py_capture.restore()
+        except BaseException as exc:  # a KeyboardInterrupt landing outside the script
+            code = 130 if isinstance(exc, KeyboardInterrupt) else 1
+            self.result = JobResult(code, repr(exc), type(exc).__name__)
+        try:
+            return self._report_end(self.result)
         finally:
-            keras_probe.uninstall()
-            self._py_capture.restore()
-        result = self.result
+            self.job_done.set()
+
+    def _report_end(self, result: JobResult) -> int:
         if result.error:
             self.emit(events.LOG, stream="stderr", text=result.error.rstrip("\n"))
         state = "finished" if result.exit_code == 0 else "failed"
@@ -172,6 +192,7 @@ class LiveRun:
         if self.options.memory_growth:
             _apply_memory_growth(self, tf)
         patched = keras_probe.install(self.ctx)
+        summaries_probe.install(self.emit, tf)  # tf.summary scalars -> scalar events
         self.emit(
             events.TF_IMPORTED,
             tf_version=tf.__version__,
@@ -205,8 +226,21 @@ class LiveRun:
             self._fd_capture.stop()
         if self._sink is not None:
             self._sink.close()
+        if self.channel is not None:
+            self.channel.stop()
         if self._recorder is not None:
             self._recorder.stop()
+
+
+def _open_channel(run: LiveRun):
+    from tfmon.probes.channel import ControlChannel
+
+    channel = ControlChannel(run.run_dir, run.control, run.bus)
+    try:
+        channel.start()
+    except OSError as exc:  # the run goes on; only ctl and attach's keys are lost
+        return None, exc
+    return channel, None
 
 
 def _make_placement_probe(emit):
