@@ -1,0 +1,43 @@
+"""The script runner behaves like ``python SCRIPT ARGS``."""
+
+import json
+import sys
+
+from tfmon.probes.job import run_script, script_problem
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_argv_main_and_path0(tmp_path):
+    out = tmp_path / "seen.json"
+    script = write(
+        tmp_path,
+        "s.py",
+        f"import sys, json\njson.dump([sys.argv, __name__, sys.path[0]], open({str(out)!r}, 'w'))\n",
+    )
+    saved_argv, saved_path0 = list(sys.argv), sys.path[0]
+    assert run_script(script, ["--a", "1"]).exit_code == 0
+    assert json.loads(out.read_text()) == [[str(script), "--a", "1"], "__main__", str(tmp_path)]
+    assert sys.argv == saved_argv and sys.path[0] == saved_path0  # put back afterwards
+
+
+def test_exit_codes(tmp_path):
+    assert run_script(write(tmp_path, "a.py", "import sys; sys.exit(3)"), []).exit_code == 3
+    assert run_script(write(tmp_path, "b.py", "import sys; sys.exit()"), []).exit_code == 0
+    result = run_script(write(tmp_path, "c.py", "import sys; sys.exit('bad input')"), [])
+    assert (result.exit_code, result.error) == (1, "bad input")
+    result = run_script(write(tmp_path, "d.py", "def f():\n    raise ValueError('nope')\nf()\n"), [])
+    assert result.exit_code == 1 and result.error_type == "ValueError"
+    assert 'd.py", line 3' in result.error and "runpy" not in result.error
+    result = run_script(write(tmp_path, "e.py", "def broken(:\n"), [])
+    assert result.exit_code == 1 and result.error_type == "SyntaxError" and "e.py" in result.error
+
+
+def test_script_problems_are_one_line(tmp_path):
+    assert "No such file" in script_problem(str(tmp_path / "nope.py"))
+    assert "directory" in script_problem(str(tmp_path))
+    assert script_problem(str(write(tmp_path, "ok.py", ""))) is None

@@ -1,0 +1,82 @@
+"""RunState folds events into what the panes show."""
+
+from tfmon.state import RunState
+
+
+def ev(kind, t, **fields):
+    return {"type": kind, "t": t, **fields}
+
+
+def test_progress_rate_and_eta_from_batch_events():
+    s = RunState()
+    s.apply(ev("run_start", 0.0, script="/x/train.py", run_dir="r", pid=1))
+    s.apply(ev("status", 0.1, state="running", detail="running the script"))
+    s.apply(ev("fit_start", 1.0, fit=1, epochs=4, steps=100, batch_size=32))
+    s.apply(ev("epoch_start", 1.0, epoch=1))
+    for i in range(1, 41):  # 40 steps over 2 s: 20 steps/s
+        s.apply(ev("batch", 1.0 + i * 0.05, epoch=1, step=i, global_step=i, logs={"loss": 1.0 / i}))
+    info = s.info
+    assert (info.epoch, info.step) == (1, 40)
+    assert abs(info.steps_per_s - 20) < 1.5
+    assert abs(info.samples_per_s - 640) < 50
+    # remaining: 60 steps of epoch 1 + 3 epochs x 100 = 360 steps at 20/s = 18 s
+    assert abs(info.eta_seconds() - 18) < 1.5
+
+
+def test_epoch_table_columns_appear_in_order_and_curves_follow_on_across_fits():
+    s = RunState()
+    s.apply(ev("fit_start", 0, fit=1, epochs=2, steps=10))
+    s.apply(ev("epoch_end", 1, epoch=1, steps=10, seconds=1.0, metrics={"loss": 1.0, "accuracy": 0.5}))
+    s.apply(ev("epoch_end", 2, epoch=2, steps=10, seconds=1.0, metrics={"loss": 0.5, "accuracy": 0.7, "val_loss": 0.6}))
+    s.apply(ev("fit_start", 3, fit=2, epochs=1, steps=10))
+    s.apply(ev("epoch_end", 4, epoch=1, steps=10, seconds=1.0, metrics={"loss": 0.4}))
+    m = s.metrics
+    assert m.columns == ["loss", "accuracy", "val_loss"]
+    assert [(r.fit, r.epoch) for r in m.rows] == [(1, 1), (1, 2), (2, 1)]
+    assert m.epoch_loss == [(1, 1.0), (2, 0.5), (3, 0.4)]
+    assert m.epoch_val_loss == [(2, 0.6)]
+
+
+def test_steps_per_epoch_unknown_are_learned_from_the_first_epoch():
+    s = RunState()
+    s.apply(ev("status", 0, state="running"))
+    s.apply(ev("fit_start", 0, fit=1, epochs=3, steps=None))
+    s.apply(ev("epoch_end", 1, epoch=1, steps=25, global_step=25, seconds=1, metrics={}))
+    s.apply(ev("epoch_start", 1, epoch=2))
+    assert s.info._epoch_steps == 25
+    s.apply(ev("batch", 2.0, epoch=2, step=5, global_step=30, logs={"loss": 0.3}))
+    assert s.metrics.batch_loss[-1] == (1.2, 0.3)  # epoch 2, 5 of 25 steps
+
+
+def test_pause_and_end_states():
+    s = RunState()
+    s.apply(ev("status", 0, state="running"))
+    s.apply(ev("control", 1, action="pause", source="key"))
+    assert s.info.pause_requested
+    s.apply(ev("paused", 2, epoch=3, step=7))
+    assert s.info.paused_since == 2 and (s.info.epoch, s.info.step) == (3, 7)
+    s.apply(ev("resumed", 5, seconds=3))
+    assert s.info.paused_since is None
+    s.apply(ev("run_end", 6, exit_code=1, state="failed", error="Traceback..."))
+    s.apply(ev("status", 7, state="running"))  # a late event never revives a finished run
+    assert s.info.state == "failed" and s.info.exit_code == 1
+
+
+def test_log_is_bounded_and_checkpoints_become_notices():
+    s = RunState()
+    for i in range(6000):
+        s.apply(ev("log", i, stream="stdout", text=f"line {i}"))
+    assert len(s.log.lines) == 5000 and s.log.lines[-1][1] == "line 5999" and s.log.total == 6000
+    s.apply(ev("checkpoint", 1, ok=True, path="/r/c.keras", size=2_000_000, note=None))
+    s.apply(ev("checkpoint", 2, ok=False, error="OSError: read-only"))
+    assert [sev for sev, _ in s.log.notices] == ["information", "error"]
+    assert "2.0 MB" in s.log.notices[0][1]
+
+
+def test_versions_move_only_for_what_changed():
+    s = RunState()
+    before = s.metrics.version
+    s.apply(ev("log", 0, stream="stdout", text="x"))
+    assert s.metrics.version == before
+    s.apply(ev("epoch_end", 1, epoch=1, steps=1, seconds=1, metrics={"loss": 1}))
+    assert s.metrics.version == before + 1
