@@ -34,44 +34,59 @@ def state_label(state: RunState, now: float) -> str:
     return info.state if info.state != "starting" else info.detail
 
 
-def header_text(state: RunState, now: float, attached: bool = False) -> Text:
+def header_text(state: RunState, now: float, attached: bool = False, width: int = 200) -> Text:
+    """Two lines; parts are dropped from the end when the terminal is narrow (80 columns)."""
     info = state.info
     label = state_label(state, now)
     style_key = "paused" if info.paused_since or info.pause_requested else info.state
-    line = Text()
-    line.append(" tfmon ", "bold reverse")
-    line.append(" ")
-    line.append(info.script.rsplit("/", 1)[-1] or "…", "bold")
-    line.append("  ")
-    line.append(f"● {label}", STATE_STYLE.get(style_key, "bold"))
+    first = Text()
+    first.append(" tfmon ", "bold reverse")
+    first.append(" ")
+    first.append(info.script.rsplit("/", 1)[-1] or "…", "bold")
+    first.append("  ")
+    first.append(f"● {label}", STATE_STYLE.get(style_key, "bold"))
+    parts = []
     if info.epochs:
-        line.append(f"  epoch {info.epoch}/{info.epochs}")
+        parts.append(f"epoch {info.epoch}/{info.epochs}")
         total = info.steps or info._epoch_steps
-        line.append(f"  step {info.step}/{total}" if total else f"  step {info.step}")
+        parts.append(f"step {info.step}/{total}" if total else f"step {info.step}")
     speed = info.samples_per_s
-    line.append("  " + (rate(speed, "samples/s") if speed else rate(info.steps_per_s, "steps/s")))
-    line.append(f"  ⏱ {duration(info.elapsed(now))}")
+    parts.append(rate(speed, "samples/s") if speed else rate(info.steps_per_s, "steps/s"))
+    parts.append(f"elapsed {duration(info.elapsed(now))}")
     eta = info.eta_seconds()
     if eta is not None:
-        line.append(f"  ETA {duration(eta)}")
+        parts.append(f"ETA {duration(eta)}")
+    for part in parts:
+        if first.cell_len + 2 + len(part) > width:
+            break
+        first.append("  " + part)
     second = Text(" ")
+    notes: list[tuple[str, str]] = []
     placement = state.placement
     if placement is not None:
-        second.append(placement.header_summary())
+        notes.append((placement.header_summary(), ""))
         if getattr(placement, "fallback_count", 0):
-            second.append(f"  ⚠ {placement.fallback_count} CPU fallbacks", "bold yellow")
+            notes.append((f"⚠ {placement.fallback_count} CPU fallbacks", "bold yellow"))
     memory = state.memory
     if memory is not None and hasattr(memory, "header_summary"):
-        second.append("  " + memory.header_summary())
+        notes.append((memory.header_summary(), ""))
     if info.stop_reason and info.state == "running":
-        second.append(f"  fit: {info.stop_reason}", "yellow")
+        notes.append((f"fit: {info.stop_reason}", "yellow"))
     if info.hung_up:
-        second.append("  terminal hung up: running headless", "yellow")
+        notes.append(("terminal hung up: running headless", "yellow"))
     if attached:
-        second.append("  attached: q leaves the run going", "cyan")
-    line.append("\n")
-    line.append_text(second)
-    return line
+        notes.append(("attached: q leaves the run going", "cyan"))
+    for i, (note, style) in enumerate(notes):
+        if not note:
+            continue
+        if second.cell_len + 2 + len(note) > width and i:
+            break
+        second.append(("  " if second.cell_len > 1 else "") + note, style)
+    second.truncate(width)
+    first.truncate(width)
+    first.append("\n")
+    first.append_text(second)
+    return first
 
 
 class Header(Static):
@@ -82,4 +97,4 @@ class Header(Static):
         self.attached = attached
 
     def update_from(self, state: RunState) -> None:
-        self.update(header_text(state, time.time(), self.attached))
+        self.update(header_text(state, time.time(), self.attached, self.size.width or 200))

@@ -25,10 +25,10 @@ class LossCurve(PlotextPlot):
             plt.scatter(list(xs), list(ys), marker="dot", label="batch", color="gray")
         if metrics.epoch_loss:
             xs, ys = zip(*metrics.epoch_loss)
-            plt.plot(list(xs), list(ys), label="loss", marker="braille", color="cyan")
+            plt.plot(list(xs), list(ys), label="loss", marker="hd", color="cyan")
         if metrics.epoch_val_loss:
             xs, ys = zip(*metrics.epoch_val_loss)
-            plt.plot(list(xs), list(ys), label="val_loss", marker="braille", color="orange")
+            plt.plot(list(xs), list(ys), label="val_loss", marker="hd", color="orange")
         self.refresh()
 
 
