@@ -1,0 +1,5 @@
+import sys
+
+from tfmon.doctor.cli import main
+
+sys.exit(main())

@@ -1,0 +1,271 @@
+"""The doctor's checks: pure functions from injected facts to findings.
+
+A finding is ``{"check", "status": "ok"|"warn"|"fail", "message", "fix"}``.
+"GPU available" is not "GPU used": these checks explain why no GPU is visible;
+``probe_findings`` then says where a real matmul and conv actually ran.
+"""
+
+from __future__ import annotations
+
+from tfmon.doctor import compat
+from tfmon.doctor.facts import Facts
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+def finding(check: str, status: str, message: str, fix: str = "") -> dict:
+    return {"check": check, "status": status, "message": message, "fix": fix}
+
+
+def run_checks(facts: Facts) -> list[dict]:
+    """Every platform check (no TensorFlow import, no subprocess)."""
+    found = [check_platform(facts), check_tensorflow(facts)]
+    if facts.os == "Darwin":
+        found += mac_checks(facts)
+    elif facts.os == "Linux":
+        found += linux_checks(facts)
+    elif facts.os == "Windows":
+        found += windows_checks(facts)
+    return found
+
+
+def effective_tf_version(facts: Facts) -> str | None:
+    for dist in ("tensorflow", "tensorflow-macos", "tensorflow-cpu", "tensorflow-intel", "tf-nightly"):
+        if facts.version(dist):
+            return facts.version(dist)
+    return None
+
+
+def check_platform(facts: Facts) -> dict:
+    where = f"{facts.os} {facts.machine}"
+    if facts.mac_ver:
+        where = f"macOS {facts.mac_ver} {facts.machine}"
+    if facts.translated:
+        where += " (translated by Rosetta)"
+    return finding("platform", OK, f"{where}, Python {facts.python}")
+
+
+def check_tensorflow(facts: Facts) -> dict:
+    version = effective_tf_version(facts)
+    if version is None:
+        return finding("tensorflow", FAIL, "TensorFlow is not installed in this Python",
+                       "pip install tensorflow")
+    names = [d for d in ("tensorflow", "tensorflow-macos", "tensorflow-cpu") if facts.version(d)]
+    listed = ", ".join(f"{d} {facts.version(d)}" for d in names) or f"tensorflow {version}"
+    return finding("tensorflow", OK, listed)
+
+
+# --- macOS -----------------------------------------------------------------
+
+
+def mac_checks(facts: Facts) -> list[dict]:
+    out = [check_rosetta(facts)]
+    both = check_tensorflow_macos(facts)
+    if both is not None:
+        out.append(both)
+    out.append(check_python_for_metal(facts))
+    metal = facts.version("tensorflow-metal")
+    tf = effective_tf_version(facts)
+    if metal is None:
+        fix = f"pip install 'tensorflow-metal=={compat.RECOMMENDED_METAL}' (with tensorflow {compat.RECOMMENDED_TF}.x)"
+        out.append(finding("tensorflow_metal", FAIL,
+                           "tensorflow-metal is not installed: TensorFlow on macOS sees no GPU without it",
+                           fix))
+    else:
+        out.append(finding("tensorflow_metal", OK, f"tensorflow-metal {metal}"))
+        if tf is not None:
+            verdict = compat.check_metal_pair(tf, metal)
+            out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
+    return out
+
+
+def check_rosetta(facts: Facts) -> dict:
+    if facts.translated:
+        return finding(
+            "rosetta", FAIL,
+            "Python runs as x86_64 under Rosetta on an arm64 Mac: tensorflow-metal has "
+            "arm64 wheels only, so TensorFlow runs on the CPU, emulated",
+            "install an arm64 Python (python.org universal2, Homebrew in /opt/homebrew, or "
+            "Miniforge arm64), check `python -c \"import platform; print(platform.machine())\"` "
+            "prints arm64, and recreate the virtualenv",
+        )
+    if facts.machine != "arm64":
+        return finding(
+            "rosetta", FAIL,
+            f"this Mac runs {facts.machine}: tensorflow-metal ships arm64 wheels only",
+            "use an Apple Silicon Mac for Metal; TensorFlow runs on the CPU here",
+        )
+    return finding("rosetta", OK, "native arm64 Python")
+
+
+def check_tensorflow_macos(facts: Facts) -> dict | None:
+    tf, tf_macos = facts.version("tensorflow"), facts.version("tensorflow-macos")
+    if tf_macos is None:
+        return None
+    if tf is not None and compat.parse_version(tf) != compat.parse_version(tf_macos):
+        return finding(
+            "tensorflow_macos", FAIL,
+            f"tensorflow {tf} and tensorflow-macos {tf_macos} are both installed: they "
+            "write the same package directory, so whichever was installed last wins, "
+            "half-overwritten",
+            f"pip uninstall -y tensorflow tensorflow-macos && {compat.RECOMMENDED_FIX}",
+        )
+    # Alone (before 2.16) or as the 2.16.2 shim next to tensorflow 2.16.2: consistent.
+    return finding(
+        "tensorflow_macos", OK,
+        f"tensorflow-macos {tf_macos} (Apple's build; it ends at 2.16.2, a shim for tensorflow==2.16.2)",
+    )
+
+
+def check_python_for_metal(facts: Facts) -> dict:
+    metal = facts.version("tensorflow-metal")
+    newest = compat.metal_python_max(metal)
+    py = facts.python_tuple
+    if newest is not None and py > newest:
+        which = f"tensorflow-metal {metal}" if metal else "the newest tensorflow-metal"
+        return finding(
+            "python_for_metal", FAIL,
+            f"Python {facts.python} has no {which} wheel (wheels go up to "
+            f"cp{newest[0]}{newest[1]})",
+            f"create the venv with Python {newest[0]}.{newest[1]}, then {compat.RECOMMENDED_FIX}",
+        )
+    if py < compat.PYTHON_MIN_FOR_METAL:
+        return finding("python_for_metal", FAIL,
+                       f"Python {facts.python} is older than any tensorflow-metal wheel (cp39+)",
+                       "use Python 3.9-3.12")
+    return finding("python_for_metal", OK, f"Python {facts.python} has tensorflow-metal wheels")
+
+
+# --- Linux -----------------------------------------------------------------
+
+
+def linux_checks(facts: Facts) -> list[dict]:
+    out = [check_tf_build(facts), check_nvidia_driver(facts), check_cuda_libs(facts)]
+    if facts.cuda_visible_devices is not None and facts.cuda_visible_devices.strip() in ("", "-1"):
+        out.append(finding("cuda_visible_devices", FAIL,
+                           f"CUDA_VISIBLE_DEVICES={facts.cuda_visible_devices!r} hides every GPU",
+                           "unset CUDA_VISIBLE_DEVICES (or list the GPUs to use, e.g. 0)"))
+    return out
+
+
+def _is_cuda_build(facts: Facts) -> bool | None:
+    if facts.version("tensorflow-cpu") and not facts.version("tensorflow"):
+        return False
+    if facts.tf_build is None:
+        return None
+    return bool(facts.tf_build.get("is_cuda_build"))
+
+
+def check_tf_build(facts: Facts) -> dict:
+    cuda = _is_cuda_build(facts)
+    if cuda is None:
+        return finding("tf_build", WARN, "cannot read TensorFlow's build info",
+                       "reinstall tensorflow")
+    if not cuda:
+        return finding(
+            "tf_build", FAIL, "this TensorFlow is a CPU-only build: it cannot use a GPU",
+            "pip uninstall -y tensorflow-cpu tensorflow && pip install 'tensorflow[and-cuda]'",
+        )
+    cuda_version = (facts.tf_build or {}).get("cuda_version", "?")
+    return finding("tf_build", OK, f"TensorFlow is a CUDA {cuda_version} build")
+
+
+def check_nvidia_driver(facts: Facts) -> dict:
+    if facts.nvidia_driver is None and facts.nvidia_devices == 0:
+        return finding(
+            "nvidia_driver", FAIL,
+            "no GPU is present: no NVIDIA driver (/proc/driver/nvidia/version) and no "
+            "/dev/nvidia* device on this machine, so TensorFlow runs on the CPU",
+            "run on a machine with an NVIDIA GPU and its driver (`nvidia-smi` must list it); "
+            "in a container, start it with --gpus all",
+        )
+    if facts.nvidia_devices == 0:
+        return finding("nvidia_driver", FAIL,
+                       f"NVIDIA driver present ({facts.nvidia_driver}) but no /dev/nvidia* device",
+                       "check `nvidia-smi`; in a container, start it with --gpus all")
+    return finding("nvidia_driver", OK,
+                   f"{facts.nvidia_devices} NVIDIA device node(s); {facts.nvidia_driver or 'driver'}")
+
+
+def check_cuda_libs(facts: Facts) -> dict:
+    if not _is_cuda_build(facts):
+        return finding("cuda_libs", OK, "not needed by a CPU build")
+    missing = [d for d in ("nvidia-cudnn-cu12", "nvidia-cublas-cu12") if not facts.version(d)]
+    if missing:
+        return finding(
+            "cuda_libs", WARN,
+            f"the CUDA libraries TensorFlow loads are not pip-installed ({', '.join(missing)}); "
+            "fine only if a system CUDA 12 with cuDNN 9 is installed",
+            "pip install 'tensorflow[and-cuda]'",
+        )
+    return finding("cuda_libs", OK, "CUDA and cuDNN wheels installed")
+
+
+# --- Windows ---------------------------------------------------------------
+
+
+def windows_checks(facts: Facts) -> list[dict]:
+    tf = compat.parse_version(effective_tf_version(facts))
+    if tf is not None and tf[:2] > (2, 10):
+        return [finding("windows_gpu", FAIL,
+                        "native Windows TensorFlow has no GPU support after 2.10",
+                        "use WSL2 and install 'tensorflow[and-cuda]' there")]
+    return [finding("windows_gpu", OK, "native Windows GPU builds end at TF 2.10")]
+
+
+# --- the real probe ----------------------------------------------------------
+
+
+def probe_findings(result: dict) -> list[dict]:
+    """Findings from a probe run (see ``tfmon.doctor.probe.run_probe``)."""
+    if not result.get("ok"):
+        errors = [w for w in result.get("warnings", []) if w.get("severity") == "error"]
+        # A plugin that fails to load explains a failed import better than op errors do.
+        errors.sort(key=lambda w: w["code"] != "metal_plugin_load_failed")
+        fixes = [w["advice"] for w in errors]
+        return [finding("tf_import", FAIL,
+                        f"the probe could not run TensorFlow: {result.get('error', 'unknown error')}",
+                        fixes[0] if fixes else "run `python -c 'import tensorflow'` to see why")]
+    out = [finding("tf_import", OK, f"TensorFlow {result.get('tf_version')} imports and runs")]
+    gpus = [d for d in result.get("physical", []) if d[1] == "GPU"]
+    if gpus:
+        out.append(finding("gpu_devices", OK, f"TensorFlow lists {len(gpus)} GPU(s): "
+                           + ", ".join(d[0] for d in gpus)))
+    else:
+        devices = ", ".join(d[0].rsplit("device:", 1)[-1] for d in result.get("physical", []))
+        out.append(finding("gpu_devices", FAIL, f"TensorFlow lists no GPU (physical devices: {devices or 'none'})",
+                           "see the failed checks above for why"))
+    placed = result.get("placed", {})
+    where = ", ".join(f"{op} on {'/'.join(devs)}" for op, devs in sorted(placed.items())) or "nothing seen"
+    on_gpu = [op for op, devs in placed.items() if any(d.startswith("GPU") for d in devs)]
+    if not placed:
+        out.append(finding("placement", FAIL, "no placement lines were read back from the probe",
+                           "TF_CPP_MIN_LOG_LEVEL must be 0 when TensorFlow is imported"))
+    elif on_gpu:
+        out.append(finding("placement", OK, f"probe ops ran: {where}"))
+    else:
+        out.append(finding("placement", FAIL, f"probe ops ran: {where}: the GPU was not used"))
+    for fb in result.get("fallbacks", []):
+        out.append(finding("fallback", WARN, f"{fb['op']} fell back to {fb['device']}: {fb['reason']}",
+                           fb.get("advice", "")))
+    for w in result.get("warnings", []):
+        if w.get("severity") in ("warning", "error"):
+            out.append(finding(f"tf_{w['code']}", WARN, w["message"][:300], w["advice"]))
+    return out
+
+
+def gpu_used(result: dict) -> bool:
+    return any(
+        d.startswith("GPU") for devs in result.get("placed", {}).values() for d in devs
+    )
+
+
+def verdict(findings: list[dict], result: dict | None) -> tuple[bool, str]:
+    """(GPU used, one-line verdict)."""
+    fails = [f for f in findings if f["status"] == FAIL and f["check"] not in ("placement", "gpu_devices")]
+    if result is not None and gpu_used(result):
+        return True, "GPU used: the probe's matmul and conv ran on the GPU"
+    why = fails[0]["message"] if fails else "no failed check explains it"
+    if result is None:
+        return False, f"GPU not checked (no probe); {why}"
+    return False, f"GPU not used: the probe ran on the CPU. Main reason: {why}"

@@ -1,0 +1,140 @@
+"""Platform facts the doctor's checks work on, read from the real machine.
+
+``gather_facts()`` is cheap and safe to call before the user's script runs:
+it never imports TensorFlow (the build info is read from the installed
+``build_info.py`` file) and runs no subprocess (Rosetta is read with
+``sysctlbyname`` through ctypes). The checks take a ``Facts`` so tests inject
+any machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import ctypes.util
+import glob
+import importlib.metadata
+import importlib.util
+import os
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Distributions whose versions the checks look at.
+DISTRIBUTIONS = (
+    "tensorflow",
+    "tensorflow-macos",
+    "tensorflow-cpu",
+    "tensorflow-intel",
+    "tensorflow-metal",
+    "tf-nightly",
+    "keras",
+    "nvidia-cudnn-cu12",
+    "nvidia-cublas-cu12",
+    "nvidia-cuda-runtime-cu12",
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    os: str  # platform.system(): "Darwin", "Linux", "Windows"
+    machine: str  # platform.machine() as this Python sees it: "arm64", "x86_64"
+    python: str  # "3.11.9"
+    dists: dict[str, str] = field(default_factory=dict)  # installed name -> version
+    translated: bool | None = None  # macOS: Python runs under Rosetta (sysctl.proc_translated)
+    tf_build: dict[str, Any] | None = None  # tensorflow's build_info, None if unreadable
+    nvidia_driver: str | None = None  # Linux: first line of /proc/driver/nvidia/version
+    nvidia_devices: int = 0  # Linux: /dev/nvidiaN nodes
+    mac_ver: str = ""  # "14.5"
+    cuda_visible_devices: str | None = None  # the environment variable, if set
+
+    @property
+    def python_tuple(self) -> tuple[int, int]:
+        major, minor = self.python.split(".")[:2]
+        return int(major), int(minor)
+
+    def version(self, dist: str) -> str | None:
+        return self.dists.get(dist)
+
+
+def gather_facts() -> Facts:
+    system = platform.system()
+    return Facts(
+        os=system,
+        machine=platform.machine(),
+        python=platform.python_version(),
+        dists=installed_versions(),
+        translated=_rosetta_translated() if system == "Darwin" else None,
+        tf_build=read_build_info(),
+        nvidia_driver=_nvidia_driver() if system == "Linux" else None,
+        nvidia_devices=len(glob.glob("/dev/nvidia[0-9]*")) if system == "Linux" else 0,
+        mac_ver=platform.mac_ver()[0] if system == "Darwin" else "",
+        cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+    )
+
+
+def installed_versions(names: tuple[str, ...] = DISTRIBUTIONS) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def read_build_info() -> dict[str, Any] | None:
+    """TensorFlow's ``build_info`` dict without importing TensorFlow (3 s and a
+    device scan): the generated ``tensorflow/python/platform/build_info.py``
+    holds it as a literal."""
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = os.path.join(root, "python", "platform", "build_info.py")
+        try:
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError):
+            continue
+        for node in tree.body:
+            if (
+                isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "build_info" for t in node.targets)
+            ):
+                value = node.value
+                # collections.OrderedDict([...]) or a plain dict literal
+                if isinstance(value, ast.Call) and value.args:
+                    value = value.args[0]
+                try:
+                    return dict(ast.literal_eval(value))
+                except (ValueError, TypeError):
+                    return None
+    return None
+
+
+def _rosetta_translated() -> bool | None:
+    """1 when this process is x86_64 code translated by Rosetta 2 on an arm64 Mac."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        value = ctypes.c_int(0)
+        size = ctypes.c_size_t(ctypes.sizeof(value))
+        rc = libc.sysctlbyname(
+            b"sysctl.proc_translated", ctypes.byref(value), ctypes.byref(size), None, 0
+        )
+    except (OSError, AttributeError):
+        return None
+    if rc != 0:
+        return False  # ENOENT on Intel Macs: nothing is ever translated there
+    return value.value == 1
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        with open("/proc/driver/nvidia/version", encoding="utf-8") as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None

@@ -1,0 +1,100 @@
+"""The doctor's real probe: a small matmul and conv2d with placement logging.
+
+It runs in a subprocess so that ``TF_CPP_MIN_LOG_LEVEL=0`` is in place before
+TensorFlow is imported (the C++ log level is read once, at import) and so that
+a broken install (a Metal plugin that kills ``import tensorflow``) cannot take
+the doctor down with it. Its stdout and stderr are read back through the same
+``PlacementProbe`` the live monitor uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tfmon.placement.probe import PlacementProbe
+
+MARKER = "TFMON_PROBE "
+PROBE_OPS = ("MatMul", "Conv2D")
+
+# Eager ops give "Executing op" lines, the tf.function gives graph placements.
+SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+tf.debugging.set_log_device_placement(True)
+info = {
+    "tf_version": tf.__version__,
+    "physical": [[d.name, d.device_type] for d in tf.config.list_physical_devices()],
+}
+a = tf.random.uniform((64, 64))
+x = tf.random.uniform((1, 16, 16, 3))
+k = tf.random.uniform((3, 3, 3, 8))
+tf.matmul(a, a)
+tf.nn.conv2d(x, k, 1, "SAME")
+
+@tf.function
+def step(a, x, k):
+    return tf.reduce_sum(tf.matmul(a, a)) + tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME"))
+
+info["result"] = float(step(a, x, k))
+print("TFMON_PROBE " + json.dumps(info), flush=True)
+"""
+
+
+def run_probe(python: str = sys.executable, timeout: float = 300.0) -> dict:
+    """Run the probe; returns ``{"ok", "error", "tf_version", "physical", "placed",
+    "fallbacks", "warnings", "devices"}`` where ``placed`` maps each probe op to
+    the devices it ran on."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", PYTHONUNBUFFERED="1")
+    try:
+        proc = subprocess.run(
+            [python, "-c", SCRIPT], capture_output=True, env=env, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"the probe did not finish in {timeout:.0f} s", "placed": {}}
+    return read_probe_output(
+        proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"), proc.returncode
+    )
+
+
+def read_probe_output(stdout: str, stderr: str, returncode: int) -> dict:
+    """Parse a probe's captured output (pure: tests feed it captured text)."""
+    events: list[dict] = []
+    probe = PlacementProbe(lambda type_, **f: events.append({"type": type_, **f}))
+    info: dict = {}
+    for stream, text in (("stderr", stderr), ("stdout", stdout)):
+        for line in text.splitlines():
+            if line.startswith(MARKER):
+                try:
+                    info = json.loads(line[len(MARKER):])
+                except ValueError:
+                    pass
+                continue
+            probe.feed(stream, line)
+    if any(kind == "GPU" for _, kind in info.get("physical", [])):
+        probe.set_gpu_visible(True)
+    probe.flush()
+    placed: dict[str, list[str]] = {}
+    for ev in events:
+        if ev["type"] != "placement":
+            continue
+        pairs = [(op, dev) for _, op, dev in ev["nodes"]]
+        pairs += [tuple(key.rsplit("@", 1)) for key in ev["eager"]]
+        for op, dev in pairs:
+            if op in PROBE_OPS and dev not in placed.setdefault(op, []):
+                placed[op].append(dev)
+    result = {
+        "ok": returncode == 0 and bool(info),
+        "tf_version": info.get("tf_version"),
+        "physical": info.get("physical", []),
+        "placed": placed,
+        "fallbacks": [e for e in events if e["type"] == "fallback"],
+        "warnings": [e for e in events if e["type"] == "tf_warning"],
+        "devices": next((e for e in reversed(events) if e["type"] == "devices"), None),
+    }
+    if not result["ok"]:
+        tail = [l for l in stderr.strip().splitlines() if l.strip()][-3:]
+        result["error"] = f"exit code {returncode}: " + (" | ".join(tail) or "no output")
+    return result

@@ -1,0 +1,72 @@
+"""Attribute a graph node to a Keras layer and a training phase from its name.
+
+Keras builds its train step inside name scopes, so node names carry the path:
+
+* ``StatefulPartitionedCall/sequential_1/conv2d_1/convolution``         -> conv2d_1, forward
+* ``StatefulPartitionedCall/gradient_tape/sequential_1/dense_1/MatMul/MatMul`` -> dense_1, backward
+* ``StatefulPartitionedCall/adam_w/Mul_9``                              -> adam_w, optimizer
+* ``StatefulPartitionedCall/compile_loss/binary_crossentropy/Mean``     -> loss, forward
+
+The outermost model scope is skipped and the next scope is the layer (a nested
+model therefore shows as one layer). Names without such a path (the step's
+own bookkeeping, eager ops) have no layer.
+"""
+
+from __future__ import annotations
+
+import re
+
+FORWARD = "forward"
+BACKWARD = "backward"
+OPTIMIZER = "optimizer"
+PHASES = (FORWARD, BACKWARD, OPTIMIZER)
+
+# tf.function call wrappers that prefix every node of an inlined function.
+_WRAPPER = re.compile(r"(?:Stateful)?PartitionedCall(?:_\d+)?$")
+_NUM_SUFFIX = re.compile(r"_\d+$")
+
+#: Optimizer name scopes: Keras 3 snake-cases the class name (AdamW -> adam_w,
+#: RMSprop -> rm_sprop); tf.keras 2 used the class name itself (Adam, SGD).
+OPTIMIZER_SCOPES = frozenset(
+    {
+        "adam", "adam_w", "adamw", "sgd", "rm_sprop", "rmsprop", "adagrad",
+        "adadelta", "adamax", "nadam", "ftrl", "lion", "lamb", "adafactor",
+        "muon", "loss_scale_optimizer", "schedule_free_adam_w", "multi_optimizer",
+        "gradient_descent", "momentum",
+    }
+)
+_GRADIENT_SCOPES = ("gradient_tape", "gradients")
+LOSS_LAYER = "loss"
+
+
+def is_optimizer_scope(scope: str) -> bool:
+    s = scope.lower()
+    return s in OPTIMIZER_SCOPES or _NUM_SUFFIX.sub("", s) in OPTIMIZER_SCOPES
+
+
+def attribute(name: str) -> tuple[str | None, str]:
+    """``(layer or None, phase)`` for a graph node name."""
+    parts = name.split("/")
+    i = 0
+    while i < len(parts) - 1 and _WRAPPER.match(parts[i]):
+        i += 1
+    if i:
+        parts = parts[i:]
+    head = parts[0]
+    if head == "Func" or "Initializer" in parts:
+        # Func/...: identities added when a function is inlined;
+        # .../Initializer/...: variable creation, not a training phase.
+        return None, FORWARD
+    phase = FORWARD
+    if head in _GRADIENT_SCOPES and len(parts) > 1:
+        phase = BACKWARD
+        parts = parts[1:]
+        head = parts[0]
+    if len(parts) >= 2 and is_optimizer_scope(head):
+        return head, OPTIMIZER
+    if head == "compile_loss" or head == "loss":
+        return LOSS_LAYER, phase
+    if len(parts) >= 3:
+        # model scope / layer scope / op...
+        return parts[1], phase
+    return None, phase

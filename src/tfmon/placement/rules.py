@@ -1,0 +1,227 @@
+"""Which CPU placements are fallbacks, why, and how much they matter.
+
+A *fallback* is a compute op placed on a CPU while a GPU device is visible.
+Ops that live on the host by nature are not fallbacks (``HOST_SIDE_OPS`` plus
+tf.data datasets/iterators and function-call ops, see ``is_host_side``).
+
+The reason comes from TensorFlow's kernel registry
+(``tensorflow.python.framework.kernels.get_registered_kernels_for_op``): either
+no GPU kernel is registered for the op type (a tensorflow-metal gap), or one
+exists and something else pinned the op to the CPU (a dtype the GPU kernel does
+not take, colocation with a host tensor or resource, an explicit ``tf.device``).
+The registry is injected: any callable ``op_type -> {device_type: dtypes} | None``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from typing import Callable, Collection, Mapping, Optional
+
+#: op_type -> {device_type: set of dtype names its kernels accept (empty: any)},
+#: or None when the registry cannot answer (TensorFlow not imported, replay).
+KernelRegistry = Callable[[str], Optional[Mapping[str, Collection[str]]]]
+
+# Host-side by nature: function plumbing and host constants. Kept small and
+# explicit on purpose (tests/unit/test_placement_rules.py pins it); anything
+# else on a CPU next to a visible GPU is worth a look.
+HOST_SIDE_OPS = frozenset(
+    {
+        "_Arg", "_Retval", "_DeviceArg", "_DeviceRetval",  # function inputs/outputs
+        "_Send", "_Recv", "_HostSend", "_HostRecv",  # cross-device transfers
+        "NoOp", "Const", "HostConst", "Placeholder",
+        "_EagerConst",  # copies a host value in; where it lands is not a compute choice
+        "PyFunc", "PyFuncStateless", "EagerPyFunc",  # Python code runs on the host
+    }
+)
+_FUNCTION_CALL_OPS = frozenset({"StatefulPartitionedCall", "PartitionedCall"})
+
+
+def is_function_call(op: str) -> bool:
+    """An eager call of a traced function (``__inference_train_step_123``), not an op."""
+    return op.startswith("__") or op in _FUNCTION_CALL_OPS
+
+
+def is_host_side(op: str) -> bool:
+    """True for ops that belong on the host whatever the accelerator."""
+    return (
+        op in HOST_SIDE_OPS
+        or "Dataset" in op  # TensorSliceDataset, BatchDatasetV2, DatasetCardinality...
+        or "Iterator" in op  # AnonymousIteratorV3, MakeIterator, IteratorGetNext...
+        or op.startswith("Optional")  # OptionalGetValue etc. of iterator.get_next_as_optional
+        or is_function_call(op)
+    )
+
+
+def is_compute(op: str) -> bool:
+    return not is_host_side(op)
+
+
+# --- weights ---------------------------------------------------------------
+
+HEAVY = 10.0
+MEDIUM = 1.0
+LIGHT = 0.1
+
+# Matrix products, convolutions, pooling, softmax, their gradients, optimizer
+# apply ops, batch norm, fused RNNs: each is worth many elementwise ops.
+_HEAVY = re.compile(
+    r"(?:Batch)?MatMul|Conv|DepthwiseConv|\w*Pool|(?:Log)?Softmax|\w*SoftmaxCrossEntropy"
+    r"|Einsum|(?:Resource)?(?:Sparse)?Apply|FusedBatchNorm|CudnnRNN|BlockLSTM|LSTMBlock"
+    r"|GRUBlock|LRN|BiasAddGrad|Resize|TopKV2|Xla(?:Dot|Conv)"
+)
+# Metadata and variable plumbing: cheap wherever it runs.
+_LIGHT = frozenset(
+    {
+        "Shape", "ShapeN", "Rank", "Size", "Reshape", "Identity", "IdentityN",
+        "ExpandDims", "Squeeze", "StridedSlice", "Pack", "Unpack", "Fill",
+        "ZerosLike", "OnesLike", "BroadcastGradientArgs", "Cast", "_EagerConst",
+        "Range", "Snapshot", "StopGradient", "PreventGradient", "ReadVariableOp",
+        "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
+        "VarHandleOp", "VarIsInitializedOp", "DestroyResourceOp",
+    }
+)
+
+
+def op_weight(op: str) -> float:
+    """How much a CPU placement of this op type costs, relative: HEAVY > MEDIUM > LIGHT."""
+    if _HEAVY.match(op):
+        return HEAVY
+    if op in _LIGHT:
+        return LIGHT
+    return MEDIUM
+
+
+# --- registries ------------------------------------------------------------
+
+
+class TFKernelRegistry:
+    """The installed TensorFlow's kernel registry, cached per op type.
+
+    It never imports TensorFlow itself: it answers only once the user's script
+    has imported it (a placement line implies it has), and None before. The
+    reader threads call it, hence the lock around the cache.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, dict[str, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, op: str) -> Mapping[str, Collection[str]] | None:
+        with self._lock:
+            hit = self._cache.get(op)
+        if hit is not None:
+            return hit
+        if "tensorflow" not in sys.modules:
+            return None
+        try:
+            from tensorflow.core.framework import types_pb2
+            from tensorflow.python.framework import kernels
+
+            kernel_list = kernels.get_registered_kernels_for_op(op)
+        except Exception:  # an unknown op name, a half-imported TF: "don't know"
+            return None
+        found: dict[str, set[str]] = {}
+        for kernel in kernel_list.kernel:
+            dtypes = found.setdefault(kernel.device_type, set())
+            for constraint in kernel.constraint:
+                if constraint.name in ("T", "dtype"):
+                    for value in constraint.allowed_values.list.type:
+                        dtypes.add(_dtype_name(types_pb2.DataType.Name(value)))
+        result = {dev: frozenset(d) for dev, d in found.items()}
+        with self._lock:
+            self._cache[op] = result
+        return result
+
+
+def _dtype_name(proto_name: str) -> str:
+    # DT_FLOAT -> float32 style names, as users write them in Python.
+    name = proto_name.removeprefix("DT_").lower()
+    return {"float": "float32", "double": "float64", "half": "float16"}.get(name, name)
+
+
+def static_registry(
+    table: Mapping[str, Collection[str] | Mapping[str, Collection[str]]],
+) -> KernelRegistry:
+    """A fake registry for tests and replays: ``{"Op": ["CPU", "GPU"]}`` or
+    ``{"Op": {"GPU": ["float32"]}}``; ops not in the table are unknown (None)."""
+
+    def lookup(op: str) -> Mapping[str, Collection[str]] | None:
+        entry = table.get(op)
+        if entry is None:
+            return None
+        if isinstance(entry, Mapping):
+            return {dev: frozenset(d) for dev, d in entry.items()}
+        return {dev: frozenset() for dev in entry}
+
+    return lookup
+
+
+# --- classification --------------------------------------------------------
+
+NO_GPU_KERNEL = "no_gpu_kernel"
+GPU_KERNEL_EXISTS = "gpu_kernel_exists"
+UNKNOWN = "unknown"
+
+
+def gpu_kernel_dtypes(kernels: Mapping[str, Collection[str]]) -> frozenset[str] | None:
+    """Dtypes the GPU kernels take (empty: unconstrained), None if no GPU kernel.
+
+    A ``DEFAULT`` kernel (host-memory int32 ops) runs on any device, so it counts.
+    """
+    gpu = [d for dev, d in kernels.items() if dev in ("GPU", "DEFAULT")]
+    if not gpu:
+        return None
+    return frozenset().union(*gpu)
+
+
+def classify(
+    op: str, registry: KernelRegistry | None, node: str, layer: str | None
+) -> dict:
+    """``reason_code``, ``reason``, ``advice`` (and ``gpu_dtypes``) for one fallback."""
+    where = f"layer '{layer}'" if layer else f"the code that creates '{node}'"
+    kernels = None
+    if registry is not None:
+        try:
+            kernels = registry(op)
+        except Exception:
+            kernels = None
+    if kernels is None:
+        return {
+            "reason_code": UNKNOWN,
+            "reason": f"TensorFlow's kernel registry could not be read for {op}",
+            "advice": (
+                f"Look at {where}: a float64 input, a tf.device('/CPU:0') scope, or an op "
+                "with no GPU kernel in this build; `tfmon doctor` checks the install."
+            ),
+            "gpu_dtypes": [],
+        }
+    dtypes = gpu_kernel_dtypes(kernels)
+    if dtypes is None:
+        registered = ", ".join(sorted(kernels)) or "none"
+        return {
+            "reason_code": NO_GPU_KERNEL,
+            "reason": f"no GPU kernel is registered for {op} (registered: {registered})",
+            "advice": (
+                f"{op} cannot run on the GPU in this build (for Metal: a tensorflow-metal gap). "
+                f"Change {where} to one whose ops have GPU kernels, or move this work into "
+                "the tf.data pipeline; otherwise every step copies tensors to the CPU and back."
+            ),
+            "gpu_dtypes": [],
+        }
+    taken = ", ".join(sorted(dtypes)) if dtypes else "any dtype"
+    return {
+        "reason_code": GPU_KERNEL_EXISTS,
+        "reason": (
+            f"a GPU kernel for {op} exists (it takes {taken}), so something else pinned it "
+            "to the CPU: a dtype the GPU kernel does not take (float64 on Metal), "
+            "colocation with a host tensor or resource, or an explicit tf.device"
+        ),
+        "advice": (
+            f"In {where}: cast inputs to float32 (keras.config.set_floatx('float32'), "
+            "no float64 numpy arrays), remove any tf.device('/CPU:0') scope around it, "
+            "and keep its variables and inputs on the GPU."
+        ),
+        "gpu_dtypes": sorted(dtypes),
+    }
