@@ -13,6 +13,8 @@ from typing import Any
 
 from tfmon import events
 from tfmon.events import Event
+from tfmon.memory.state import MemoryState
+from tfmon.placement.state import PlacementState
 
 BATCH_HISTORY = 2000
 LOG_HISTORY = 5000
@@ -254,10 +256,10 @@ class RunState:
         self.info = RunInfo()
         self.metrics = MetricsState()
         self.log = LogState()
-        self.placement = _optional("tfmon.placement.state", "PlacementState")
-        self.memory = _optional("tfmon.memory.state", "MemoryState")
+        self.placement = PlacementState()
+        self.memory = MemoryState()
         self.events_seen = 0
-        self._handlers = [s for s in (self.info, self.metrics, self.log, self.placement, self.memory) if s]
+        self._handlers = (self.info, self.metrics, self.log, self.placement, self.memory)
 
     def apply(self, e: Event) -> None:
         self.events_seen += 1
@@ -268,11 +270,3 @@ class RunState:
         for e in batch:
             self.apply(e)
 
-
-def _optional(module: str, name: str):
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)()
-    except (ImportError, AttributeError):
-        return None

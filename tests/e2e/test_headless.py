@@ -110,3 +110,14 @@ def test_keras_variety_and_c_level_output(tmp_path, scripts):
     for marker in ("C-LEVEL-STDOUT", "C-LEVEL-STDERR", "python print marker"):
         assert marker in output
         assert marker not in done.stdout and marker not in done.stderr
+
+
+def test_tfmon_never_initialises_devices_before_the_script_does(tmp_path, scripts):
+    # Placement logging and the memory sampler (at a fast interval) are both on.
+    done = run_tfmon(["--sample-interval", "0.05", str(scripts / "split_cpu_first.py")], tmp_path / "run")
+    assert done.code == 0, done.output_log()[-2000:]
+    assert "logical devices: 2" in done.output_log()
+    from_tf = [e for e in done.of_type("devices") if e.get("source") == "tf"]
+    assert len(from_tf) == 1
+    assert [d["name"] for d in from_tf[0]["logical"]] == ["CPU:0", "CPU:1"]
+    assert len(done.of_type("memory")) > 5

@@ -21,6 +21,11 @@ from pathlib import Path
 
 from tfmon import __version__, api, events
 from tfmon.bus import EventBus
+from tfmon.doctor import runtime_findings
+from tfmon.memory.growth import apply_memory_growth
+from tfmon.memory.sampler import MemorySampler
+from tfmon.placement.devices import read_tf_devices
+from tfmon.placement.probe import PlacementProbe
 from tfmon.probes import keras as keras_probe
 from tfmon.probes import summaries as summaries_probe
 from tfmon.probes.capture import FdCapture, OutputSink, PythonCapture
@@ -85,6 +90,7 @@ class LiveRun:
             run_dir=self.run_dir,
             batch_event_interval=opts.batch_event_interval,
         )
+        self.ctx.on_devices_ready.append(lambda tf: _emit_devices(self.emit, tf))
         self._recorder = Recorder(self.bus, self.run_dir)
         self._recorder.start()
         self.channel, channel_error = _open_channel(self)  # before run_start: it folds every event
@@ -243,38 +249,32 @@ def _open_channel(run: LiveRun):
     return channel, None
 
 
-def _make_placement_probe(emit):
-    try:
-        from tfmon.placement.probe import PlacementProbe
-    except ImportError:
-        return None
+def _make_placement_probe(emit) -> PlacementProbe:
     return PlacementProbe(emit)
 
 
-def _make_sampler(run: LiveRun):
-    try:
-        from tfmon.memory.sampler import MemorySampler
-    except ImportError:
-        return None
-    sampler = MemorySampler(run.emit, interval=run.options.sample_interval, devices_ready=run.ctx.devices_ready)
+def _make_sampler(run: LiveRun) -> MemorySampler:
+    sampler = MemorySampler(
+        run.emit,
+        interval=run.options.sample_interval,
+        devices_ready=run.ctx.devices_ready,
+        leak_threshold_mb=run.options.leak_threshold_mb,
+    )
     run.ctx.on_epoch_end.append(sampler.on_epoch_end)
     return sampler
 
 
+def _emit_devices(emit, tf) -> None:
+    """Called once fit has begun: the script has initialised TF's devices by then."""
+    emit("devices", **read_tf_devices(tf))
+
+
 def _apply_memory_growth(run: LiveRun, tf) -> None:
-    try:
-        from tfmon.memory.growth import apply_memory_growth
-    except ImportError:
-        return
     run.emit(events.LOG, stream="tfmon", text=apply_memory_growth(tf))
 
 
 def _emit_environment(emit) -> None:
     try:
-        from tfmon.doctor import runtime_findings
-    except ImportError:
-        return
-    try:
         emit(events.ENVIRONMENT, findings=runtime_findings())
-    except Exception as exc:
+    except Exception as exc:  # a check that breaks must not stop the run
         emit(events.LOG, stream="tfmon", text=f"tfmon: environment checks failed: {exc}")

@@ -12,7 +12,10 @@ from textual.css.query import NoMatches
 from textual.widgets import Footer, Static
 
 from tfmon.state import RunState
+from tfmon.ui.fallback_pane import FallbackPane
 from tfmon.ui.header import Header
+from tfmon.ui.memory_pane import MemoryPane
+from tfmon.ui.placement_pane import PlacementPane
 from tfmon.ui.log_pane import LogPane
 from tfmon.ui.metrics_pane import MetricsPane
 from tfmon.ui.screens import HelpScreen, interrupt_screen, quit_screen
@@ -31,27 +34,14 @@ DOUBLE_CTRL_C = 3.0
 
 
 def _pane_widget(name: str):
-    """The pane widget for a name; the placement and memory panes live in their own modules."""
-    if name == "metrics":
-        return MetricsPane(id="pane-metrics-body")
-    if name == "log":
-        return LogPane(id="pane-log-body")
-    try:
-        if name == "placement":
-            from tfmon.ui.placement_pane import PlacementPane
-
-            return PlacementPane(id="pane-placement-body")
-        if name == "fallbacks":
-            from tfmon.ui.fallback_pane import FallbackPane
-
-            return FallbackPane(id="pane-fallbacks-body")
-        if name == "memory":
-            from tfmon.ui.memory_pane import MemoryPane
-
-            return MemoryPane(id="pane-memory-body")
-    except ImportError:
-        pass
-    return Static(f"{TITLES[name]}: not available", id=f"pane-{name}-body")
+    widget_class = {
+        "metrics": MetricsPane,
+        "placement": PlacementPane,
+        "fallbacks": FallbackPane,
+        "memory": MemoryPane,
+        "log": LogPane,
+    }[name]
+    return widget_class(id=f"pane-{name}-body")
 
 
 class PaneBox(Vertical):
