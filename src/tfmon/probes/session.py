@@ -90,7 +90,7 @@ class LiveRun:
             run_dir=self.run_dir,
             batch_event_interval=opts.batch_event_interval,
         )
-        self.ctx.on_devices_ready.append(lambda tf: _emit_devices(self.emit, tf))
+        self.ctx.on_devices_ready.append(self._on_devices_ready)
         self._recorder = Recorder(self.bus, self.run_dir)
         self._recorder.start()
         self.channel, channel_error = _open_channel(self)  # before run_start: it folds every event
@@ -125,6 +125,13 @@ class LiveRun:
             self._sampler = _make_sampler(self)
             if self._sampler is not None:
                 self._sampler.start()
+
+    def _on_devices_ready(self, tf) -> None:
+        """Once fit has begun the script has initialised TF's devices: read them now."""
+        devices = read_tf_devices(tf)
+        self.emit("devices", **devices)
+        if self._placement is not None:
+            self._placement.set_gpu_visible(bool(devices.get("gpus")))
 
     def terminal_fd(self, fd: int) -> int:
         """The original fd 1 or 2 (the terminal), kept aside while the pipes are in place."""
@@ -262,11 +269,6 @@ def _make_sampler(run: LiveRun) -> MemorySampler:
     )
     run.ctx.on_epoch_end.append(sampler.on_epoch_end)
     return sampler
-
-
-def _emit_devices(emit, tf) -> None:
-    """Called once fit has begun: the script has initialised TF's devices by then."""
-    emit("devices", **read_tf_devices(tf))
 
 
 def _apply_memory_growth(run: LiveRun, tf) -> None:

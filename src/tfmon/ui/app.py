@@ -9,7 +9,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from tfmon.state import RunState
 from tfmon.ui.fallback_pane import FallbackPane
@@ -178,12 +178,12 @@ class TfmonApp(App[int]):
             panes.remove_class("-log-hidden")
         self._apply_layout()
         widget = self._panes[name]
-        if getattr(widget, "can_focus", False):
-            widget.focus()
-        else:
-            focusables = [w for w in widget.query("*") if w.can_focus] if hasattr(widget, "query") else []
-            if focusables:
-                focusables[0].focus()
+        # Focus the pane's table or log, never a text input: digits and letters
+        # must keep switching panes.
+        candidates = [widget, *widget.query("*")]
+        target = next((w for w in candidates if w.focusable and not isinstance(w, Input)), None)
+        if target is not None:
+            target.focus()
 
     def action_cycle_pane(self, step: int) -> None:
         if isinstance(self.screen, (HelpScreen,)) or self.screen is not self.screen_stack[0]:
