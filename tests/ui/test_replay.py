@@ -106,3 +106,27 @@ def test_replay_command_refuses_a_folder_that_is_not_a_run(tmp_path):
     )
     assert proc.returncode == 2 and "not a tfmon run directory" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+async def test_real_cpu_run_placement_by_layer_no_fallbacks_and_the_no_gpu_banner():
+    app = TfmonApp(ReplaySource(RUN))
+    async with app.run_test(size=(200, 60)) as pilot:
+        await pilot.pause(0.4)
+        placement = app.state.placement
+        ops = {(row.op, row.device) for row in placement.op_rows.values() if row.nodes}
+        for op in ("Conv2D", "MatMul", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MaxPoolGrad"):
+            assert (op, "CPU:0") in ops, op
+        # Graph scopes carry TF's uniquified names: the first Conv2D layer is `conv2d_1`.
+        conv = placement.layer_rows["conv2d_1"]
+        assert set(conv.phases["forward"]) == {"CPU:0"} and set(conv.phases["backward"]) == {"CPU:0"}
+        assert "Conv2D" in conv.ops
+        assert placement.fallback_count == 0 and recorded("fallback") == []
+        banner = [f for f in placement.problem_findings() if f["status"] == "fail"]
+        assert banner and "NVIDIA" in banner[0]["message"]  # the Linux reason
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        svg = app.export_screenshot()
+        assert "No GPU visible" in svg
+        await pilot.press("2", "b")  # the by-layer view of the placement pane
+        await pilot.pause(0.2)
+        assert "conv2d_1" in app.export_screenshot()
