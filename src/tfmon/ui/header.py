@@ -44,7 +44,7 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     first.append(" ")
     first.append(info.script.rsplit("/", 1)[-1] or "…", "bold")
     first.append("  ")
-    first.append(f"● {label}", STATE_STYLE.get(style_key, "bold"))
+    first.append(label, STATE_STYLE.get(style_key, "bold"))
     parts = []
     if info.epochs:
         parts.append(f"epoch {info.epoch}/{info.epochs}")

@@ -18,8 +18,12 @@ class LossCurve(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("loss")
         plt.xlabel("epoch")
+        values = [v for _, v in metrics.batch_loss] + [v for _, v in metrics.epoch_loss] + [v for _, v in metrics.epoch_val_loss]
+        # Losses fall by orders of magnitude: a log scale keeps late epochs readable.
+        log_scale = bool(values) and min(values) > 0 and max(values) / min(values) > 20
+        plt.yscale("log" if log_scale else "linear")
+        plt.title("loss (log scale)" if log_scale else "loss")
         if metrics.batch_loss:
             xs, ys = zip(*metrics.batch_loss)
             plt.scatter(list(xs), list(ys), marker="dot", label="batch", color="gray")
