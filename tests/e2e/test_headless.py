@@ -121,3 +121,15 @@ def test_tfmon_never_initialises_devices_before_the_script_does(tmp_path, script
     assert len(from_tf) == 1
     assert [d["name"] for d in from_tf[0]["logical"]] == ["CPU:0", "CPU:1"]
     assert len(done.of_type("memory")) > 5
+
+
+def test_legacy_tf_keras_fit_is_hooked_when_asked_for(tmp_path, scripts):
+    pytest.importorskip("tf_keras")
+    env = tfmon_env(TF_USE_LEGACY_KERAS="1")
+    done = run_tfmon([str(scripts / "legacy_keras.py")], tmp_path / "run", env=env)
+    assert done.code == 0, done.output_log()[-2000:]
+    assert "tf_keras" in done.of_type("tf_imported")[0]["keras_patched"]
+    epochs = done.of_type("epoch_end")
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    line = next(l for l in done.output_log().splitlines() if l.startswith("legacy losses"))
+    assert str(epochs[-1]["metrics"]["loss"])[:6] in line
