@@ -41,3 +41,19 @@ def test_script_problems_are_one_line(tmp_path):
     assert "No such file" in script_problem(str(tmp_path / "nope.py"))
     assert "directory" in script_problem(str(tmp_path))
     assert script_problem(str(write(tmp_path, "ok.py", ""))) is None
+
+
+def test_a_signal_handler_installed_from_a_worker_thread_is_ignored_with_a_note(tmp_path):
+    import threading
+
+    notes = []
+    script = write(tmp_path, "sig.py", "import signal\nsignal.signal(signal.SIGTERM, lambda *a: None)\nprint('went on')\n")
+    results = []
+    thread = threading.Thread(target=lambda: results.append(run_script(script, [], warn=notes.append)))
+    thread.start()
+    thread.join()
+    assert results[0].exit_code == 0, results[0].error
+    assert notes and "SIGTERM" in notes[0]
+    import signal
+
+    assert signal.signal.__module__ == "signal"  # put back

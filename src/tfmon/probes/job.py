@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +48,32 @@ def format_user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def run_script(script: Path, args: list[str]) -> JobResult:
+@contextlib.contextmanager
+def _signals_from_a_worker_thread(warn: Callable[[str], None] | None):
+    """Under the UI the script runs in a worker thread, where ``signal.signal`` raises
+    ValueError. A handler the script installs there is ignored with a note instead
+    of failing the whole script (tfmon's own handlers keep Ctrl+C and hang-up)."""
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    original = signal.signal
+
+    def install(signum, handler):
+        if threading.current_thread() is threading.main_thread():
+            return original(signum, handler)
+        if warn is not None:
+            name = signal.Signals(signum).name if isinstance(signum, int) else str(signum)
+            warn(f"tfmon: the script's handler for {name} is not installed: under tfmon it runs in a worker thread")
+        return signal.getsignal(signum)
+
+    signal.signal = install
+    try:
+        yield
+    finally:
+        signal.signal = original
+
+
+def run_script(script: Path, args: list[str], warn: Callable[[str], None] | None = None) -> JobResult:
     """Run ``script`` as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` set as python does."""
     script = Path(script)
     saved_argv, saved_path0 = sys.argv, sys.path[0] if sys.path else None
@@ -55,7 +84,8 @@ def run_script(script: Path, args: list[str]) -> JobResult:
     else:
         sys.path.append(folder)
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        with _signals_from_a_worker_thread(warn):
+            runpy.run_path(str(script), run_name="__main__")
         return JobResult(0)
     except SystemExit as exc:
         return _system_exit(exc)
