@@ -150,7 +150,7 @@ class LiveRun:
             try:
                 self._import_tensorflow()
                 self.emit(events.STATUS, state="running", detail="running the script")
-                self.result = run_script(self.script, self.args)
+                self.result = run_script(self.script, self.args, warn=self._note)
             finally:
                 keras_probe.uninstall()
                 summaries_probe.uninstall()  # reads the last tf.summary values before run_end
@@ -163,6 +163,9 @@ class LiveRun:
             return self._report_end(self.result)
         finally:
             self.job_done.set()
+
+    def _note(self, text: str) -> None:
+        self.emit(events.LOG, stream="tfmon", text=text)
 
     def _report_end(self, result: JobResult) -> int:
         if result.error:
