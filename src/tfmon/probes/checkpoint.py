@@ -42,19 +42,10 @@ def save_keras_model(model: Any, folder: Path, epoch: int, step: int, emit: Emit
             path = folder / f"{stem}.weights.h5"
             _atomic(path, model.save_weights)
     except Exception as exc:  # a read-only folder or a full disk: say so, train on
-        emit(events.CHECKPOINT, ok=False, epoch=epoch, step=step, error=f"{type(exc).__name__}: {exc}")
+        _report_failure(emit, epoch, step, exc)
         return None
-    emit(
-        events.CHECKPOINT,
-        ok=True,
-        epoch=epoch,
-        step=step,
-        path=str(path),
-        kind="weights" if reason else "model",
-        size=path.stat().st_size,
-        seconds=round(time.perf_counter() - started, 3),
-        note=reason,
-    )
+    kind = "weights" if reason else "model"
+    _report_saved(emit, epoch, step, path, kind, path.stat().st_size, started, reason)
     return path
 
 
@@ -65,18 +56,26 @@ def save_tf_checkpoint(obj: Any, folder: Path, number: int, epoch: int, step: in
         folder.mkdir(parents=True, exist_ok=True)
         prefix = obj.write(str(folder / f"ckpt-{number}"))
     except Exception as exc:
-        emit(events.CHECKPOINT, ok=False, epoch=epoch, step=step, error=f"{type(exc).__name__}: {exc}")
+        _report_failure(emit, epoch, step, exc)
         return None
-    files = list(folder.glob(f"ckpt-{number}.*"))
+    size = sum(f.stat().st_size for f in folder.glob(f"ckpt-{number}.*"))
+    _report_saved(emit, epoch, step, Path(prefix), "tf_checkpoint", size, started, None)
+    return Path(prefix)
+
+
+def _report_failure(emit: Emit, epoch: int, step: int, exc: Exception) -> None:
+    emit(events.CHECKPOINT, ok=False, epoch=epoch, step=step, error=f"{type(exc).__name__}: {exc}")
+
+
+def _report_saved(emit: Emit, epoch: int, step: int, path: Path, kind: str, size: int, started: float, note: str | None) -> None:
     emit(
         events.CHECKPOINT,
         ok=True,
         epoch=epoch,
         step=step,
-        path=str(prefix),
-        kind="tf_checkpoint",
-        size=sum(f.stat().st_size for f in files),
+        path=str(path),
+        kind=kind,
+        size=size,
         seconds=round(time.perf_counter() - started, 3),
-        note=None,
+        note=note,
     )
-    return Path(prefix)
