@@ -6,11 +6,14 @@ for the control keys, and flags saying what it can do.
 
 from __future__ import annotations
 
+import collections
+import threading
 import time
 from pathlib import Path
 
+from tfmon import events
 from tfmon.events import Event
-from tfmon.recorder import read_events
+from tfmon.recorder import EventFollower, read_events
 
 
 class LiveSource:
@@ -63,3 +66,113 @@ class ReplaySource:
 
     def send(self, action: str) -> None:  # a recording cannot be controlled
         pass
+
+
+class AttachSource:
+    """A run going on in another process, seen through its run directory.
+
+    First everything recorded so far (in chunks, so a long run's history never
+    freezes the view), then new events as the recorder writes them. Keys go
+    through the run's control channel. If the run ends or its process dies
+    while attached, the view says so and stops offering control.
+    """
+
+    CHUNK = 20000  # events per drain while catching up on the history
+    CHECK_EVERY = 2.0  # seconds between two liveness checks
+
+    def __init__(self, run_dir: Path, status=None, request=None) -> None:
+        from tfmon import liveness
+        from tfmon.probes import channel
+
+        self.run_dir = Path(run_dir)
+        self.status = status if status is not None else liveness.read_status(self.run_dir)
+        self._request = request or channel.request
+        self._follower = EventFollower(self.run_dir)
+        self._backlog: collections.deque[Event] = collections.deque()
+        self._notes: collections.deque[Event] = collections.deque()  # made here, thread-safe appends
+        self._ended = self.status.state == "ended"
+        self.live = self.status.state == "live"
+        self.can_control = self.live
+        self.attached = self.live  # the header then says that q leaves the run going
+        self._last_check = time.monotonic()
+        self._last_seen = self.status.last_seen or time.time()
+        self._catching_up = True
+        if self.status.state == "ended":
+            self._say("information", f"this run has {self.status.describe()}: replaying its events")
+        elif self.status.state == "died":
+            self._died()
+
+    # -- what the app calls
+    def drain(self) -> list[Event]:
+        if self.live or self._catching_up:
+            self._backlog.extend(self._follower.poll())
+            self._catching_up = False
+        out: list[Event] = []
+        while self._backlog and len(out) < self.CHUNK:
+            out.append(self._backlog.popleft())
+        for e in out:
+            t = e.get("t")
+            if isinstance(t, (int, float)) and t > self._last_seen:
+                self._last_seen = t
+            if e["type"] == events.RUN_END:
+                self._ended = True
+                self._stop_control()
+        if not self._backlog:
+            self._check_alive()
+            while self._notes:
+                out.append(self._notes.popleft())
+        return out
+
+    def send(self, action: str) -> None:
+        # Off the UI thread: a socket call must never freeze the view.
+        threading.Thread(target=self._send_now, args=(action,), name="tfmon-attach-send", daemon=True).start()
+
+    # -- helpers
+    def _send_now(self, action: str) -> None:
+        from tfmon.probes.channel import ChannelError
+
+        try:
+            reply = self._request(self.run_dir, action, wait=0.0, timeout=5.0)
+        except (ChannelError, OSError) as exc:
+            self._say("error", f"{action}: {exc}")
+            return
+        if not reply.get("ok"):
+            self._say("error", f"{action}: {reply.get('error')}")
+
+    def _check_alive(self) -> None:
+        from tfmon import liveness
+
+        if not self.live or self._ended:
+            return
+        now = time.monotonic()
+        if now - self._last_check < self.CHECK_EVERY:
+            return
+        self._last_check = now
+        stale = time.time() - self._last_seen > liveness.STALE_AFTER
+        if stale or (self.status.pid_alive is not None and not liveness.pid_alive(self.status.pid)):
+            # Read what the process wrote last before calling it dead.
+            self._backlog.extend(self._follower.poll())
+            if any(e["type"] == events.RUN_END for e in self._backlog):
+                return
+            self.status = liveness.read_status(self.run_dir)
+            if self.status.state == "died":
+                self._died()
+
+    def _died(self) -> None:
+        from tfmon import liveness
+
+        self._stop_control()
+        checkpoint = liveness.last_checkpoint(self.run_dir)
+        where = f"last checkpoint: {checkpoint}" if checkpoint else "no checkpoint was saved"
+        text = f"the run {self.status.describe()}; {where}"
+        self._notes.append(events.make(events.STATUS, state="failed", detail="process died", synthetic=True))
+        self._say("error", text)
+
+    def _say(self, severity: str, text: str) -> None:
+        """A notice and a log line of the attach view itself (marked synthetic: not from the run)."""
+        self._notes.append(events.make(events.LOG, stream="tfmon", text=f"tfmon attach: {text}", synthetic=True))
+        self._notes.append(events.make(events.NOTICE, severity=severity, text=text, synthetic=True))
+
+    def _stop_control(self) -> None:
+        self.live = False
+        self.can_control = False
