@@ -208,8 +208,11 @@ def test_checkpoint_of_a_registered_keras_model_or_a_clear_error(tmp_path, regis
     live = InProcessRun(SCRIPTS / "custom_loop_control.py", [str(out), register, "1"], tmp_path / "run")
     try:
         live.wait_for(lambda: live.last_step() >= 10)
+        # Paused first, so no step runs between the checkpoint and the stop.
+        live.run.control.request("pause", source="test")
+        live.wait_for(lambda: live.of_type("paused"), timeout=10)
         live.run.control.request("checkpoint", source="test")
-        live.run.control.request("stop", source="test")  # both served at the same step
+        live.run.control.request("stop", source="test")
     finally:
         code = live.end()
     assert code == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -255,3 +256,19 @@ def test_per_step_cost_under_tfmon_is_small(bound):
         tfmon.step(epoch=1, loss=1.0)
     per_step = (time.perf_counter() - started) / 20_000
     assert per_step < 50e-6, f"{per_step * 1e6:.1f} us per step"
+
+
+def test_a_step_inside_a_tf_function_is_reported_once_and_devices_are_marked_ready(bound, monkeypatch):
+    import types
+
+    ctx, out = bound
+    # Constructed: a stand-in for TensorFlow that says "tracing a tf.function now".
+    fake_tf = types.SimpleNamespace(inside_function=lambda: True)
+    monkeypatch.setitem(sys.modules, "tensorflow", fake_tf)
+    seen = []
+    ctx.on_devices_ready.append(seen.append)
+    tfmon.step(loss=1.0)
+    tfmon.step(loss=1.0)
+    warnings = [e for e in out.of("log") if "inside a tf.function" in e["text"]]
+    assert len(warnings) == 1 and warnings[0]["level"] == "warning"
+    assert ctx.devices_ready.is_set() and seen == [fake_tf]
