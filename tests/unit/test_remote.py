@@ -593,3 +593,21 @@ def test_an_in_process_run_opens_the_channel_and_removes_it_at_the_end(tmp_path,
     assert not sock.exists()
     status = liveness.read_status(run_dir)
     assert status.state == "ended" and status.describe() == "ended: failed (exit 3)"
+
+
+def test_attach_source_sends_keys_in_the_order_they_were_pressed(tmp_path):
+    run = _constructed_runs(tmp_path, time.time())["live"]
+    sent: list[str] = []
+
+    def slow_request(run_dir, action, wait, timeout):
+        time.sleep(0.05 if action == "checkpoint" else 0)
+        sent.append(action)
+        return {"ok": True}
+
+    source = AttachSource(run, request=slow_request)
+    source.send("checkpoint")  # Ctrl+C sends these two at once
+    source.send("stop")
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sent == ["checkpoint", "stop"]

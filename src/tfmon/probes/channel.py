@@ -100,7 +100,8 @@ class ControlChannel:
         bus,
         peer_uid: Callable[[socket.socket], int | None] = peer_uid,
     ) -> None:
-        self.run_dir = Path(run_dir)
+        # Absolute: the script may chdir, and the socket must still be removed at the end.
+        self.run_dir = Path(run_dir).absolute()
         self.path = socket_path(self.run_dir)
         self._control = control
         self._bus = bus

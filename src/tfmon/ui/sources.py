@@ -7,6 +7,7 @@ for the control keys, and flags saying what it can do.
 from __future__ import annotations
 
 import collections
+import queue
 import threading
 import time
 from pathlib import Path
@@ -97,6 +98,7 @@ class AttachSource:
         self._last_check = time.monotonic()
         self._last_seen = self.status.last_seen or time.time()
         self._catching_up = True
+        self._outbox: queue.SimpleQueue[str] | None = None
         if self.status.state == "ended":
             self._say("information", f"this run has {self.status.describe()}: replaying its events")
         elif self.status.state == "died":
@@ -124,10 +126,18 @@ class AttachSource:
         return out
 
     def send(self, action: str) -> None:
-        # Off the UI thread: a socket call must never freeze the view.
-        threading.Thread(target=self._send_now, args=(action,), name="tfmon-attach-send", daemon=True).start()
+        # Off the UI thread (a socket call must never freeze the view), one
+        # sender so that keys arrive in the order they were pressed.
+        if self._outbox is None:
+            self._outbox = queue.SimpleQueue()
+            threading.Thread(target=self._sender, name="tfmon-attach-send", daemon=True).start()
+        self._outbox.put(action)
 
     # -- helpers
+    def _sender(self) -> None:
+        while True:
+            self._send_now(self._outbox.get())
+
     def _send_now(self, action: str) -> None:
         from tfmon.probes.channel import ChannelError
 
