@@ -160,14 +160,49 @@ def attach_main(argv: list[str]) -> int:
         status = read_status(run_dir)
     if not sys.stdout.isatty() or not sys.stdin.isatty():
         return _error("attach needs a terminal (for a script: tfmon ctl RUN_DIR status)", 2)
-    from tfmon.ui.app import TfmonApp
     from tfmon.ui.sources import AttachSource
 
     source = AttachSource(status.run_dir, status)
-    TfmonApp(source).run(mouse=not opts.no_mouse)
+    if not _run_view(source, mouse=not opts.no_mouse):
+        return 0  # this terminal went away: nobody to tell; the run is not affected
     after = read_status(status.run_dir)
     if after.state == "live":
         print(f"tfmon: detached; {after.name} goes on (pid {after.pid}). tfmon attach {after.run_dir} comes back.")
     else:
         print(f"tfmon: {after.name}: {after.describe()}")
     return 0
+
+
+def _run_view(source, mouse: bool) -> bool:
+    """Run the app on this terminal; False if the terminal hung up meanwhile.
+
+    A view whose SSH link drops must leave quietly, not spin on a dead tty:
+    the same driver as the live view, with SIGHUP and failed writes ending it.
+    """
+    import os
+    import signal
+
+    from tfmon.ui.app import TfmonApp
+    from tfmon.ui.driver import TerminalOutput, driver_for_terminal
+
+    terminal = TerminalOutput(os.dup(sys.__stdout__.fileno()))
+
+    def lost(reason: str) -> None:
+        terminal.silence(reason)
+        if driver_class.instance is not None:
+            driver_class.instance.hang_up()
+
+    driver_class = driver_for_terminal(terminal, on_lost=lost)
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: lost("SIGHUP"))
+    try:
+        TfmonApp(source, driver_class=driver_class).run(mouse=mouse)
+    finally:
+        terminal.close()
+    if terminal.lost is not None:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        return False
+    signal.signal(signal.SIGHUP, previous)
+    return True
