@@ -20,6 +20,8 @@ def format_event(e: Event) -> str | None:
     kind = e["type"]
     if kind == events.RUN_START:
         return f"tfmon: running {e.get('script')} · run dir {e.get('run_dir')}"
+    if kind == events.FIT_START and e.get("loop") == "custom":
+        return "tfmon: custom training loop started (tfmon.step)"
     if kind == events.FIT_START:
         return f"tfmon: fit {e.get('fit')}: {e.get('epochs')} epochs, {e.get('steps') or '?'} steps per epoch"
     if kind == events.EPOCH_END:

@@ -40,6 +40,7 @@ class RunInfo:
         self.epoch = 0
         self.epochs: int | None = None
         self.step = 0
+        self.global_step = 0
         self.steps: int | None = None
         self.batch_size: int | None = None
         self.steps_per_s: float | None = None
@@ -101,6 +102,7 @@ class RunInfo:
         elif kind == events.BATCH:
             self.epoch = e.get("epoch", self.epoch)
             self.step = e["step"]
+            self.global_step = e.get("global_step", self.global_step)
             self._update_rate(e["t"], e.get("global_step", 0))
         elif kind == events.EPOCH_END:
             self.step = e.get("steps", self.step)
@@ -167,6 +169,9 @@ class MetricsState:
         self.epoch_loss: list[tuple[int, float]] = []
         self.epoch_val_loss: list[tuple[int, float]] = []
         self.evaluations: list[dict[str, Any]] = []
+        self.scalars: dict[tuple[str, str], collections.deque[tuple[int, float]]] = {}
+        self.batch_loss_seen = False
+        self.x_unit = "epoch"
         self._fit = 0
         self._epoch_offset = 0  # epochs of earlier fits, so curves of several fits follow on
         self._last_epoch = 0
@@ -185,11 +190,16 @@ class MetricsState:
             loss = e.get("logs", {}).get("loss")
             if not isinstance(loss, (int, float)):
                 return
-            # x in epochs (epoch 3, halfway = 2.5) so batch dots and epoch lines share an axis.
-            step, epoch = e.get("step", 0), e.get("epoch", 1)
-            per_epoch = self._steps or self._learned_steps or max(step, 1)
-            x = self._epoch_offset + epoch - 1 + min(step / per_epoch, 1.0)
-            self.batch_loss.append((round(x, 4), loss))
+            self.batch_loss_seen = True
+            step, epoch = e.get("step", 0), e.get("epoch")
+            if epoch is None:  # a custom loop that never names its epochs: x in steps
+                self.x_unit = "step"
+                x = e.get("global_step", step)
+            else:
+                # x in epochs (epoch 3, halfway = 2.5) so batch dots and epoch lines share an axis.
+                per_epoch = self._steps or self._learned_steps or max(step, 1)
+                x = round(self._epoch_offset + epoch - 1 + min(step / per_epoch, 1.0), 4)
+            self.batch_loss.append((x, loss))
         elif kind == events.EPOCH_END:
             metrics = e.get("metrics", {})
             self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics))
@@ -213,9 +223,25 @@ class MetricsState:
         self.version += 1
 
     def _apply_scalar(self, e: Event) -> None:
-        # tf.summary scalars from custom loops: a name containing "loss" feeds the curve.
-        if "loss" in e.get("name", "") and isinstance(e.get("value"), (int, float)):
-            self.batch_loss.append((e.get("step", len(self.batch_loss)), e["value"]))
+        """tf.summary scalars: one series per (run, name), each on its own step axis."""
+        value = e.get("value")
+        if not isinstance(value, (int, float)):
+            return
+        key = (e.get("run") or "", e.get("name", "?"))
+        series = self.scalars.get(key)
+        if series is None:
+            series = self.scalars[key] = collections.deque(maxlen=BATCH_HISTORY)
+        series.append((e.get("step", len(series)), value))
+
+    def curve_series(self) -> tuple[str, list[tuple[float, float]]]:
+        """The x unit and the per-batch loss points for the curve: the batch events'
+        loss, or, for a loop that reports only through tf.summary, its loss scalar."""
+        if self.batch_loss_seen or not self.scalars:
+            return self.x_unit, list(self.batch_loss)
+        for (run, name), points in self.scalars.items():
+            if "loss" in name:
+                return "step", list(points)
+        return self.x_unit, []
 
 
 class LogState:

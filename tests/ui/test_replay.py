@@ -130,3 +130,22 @@ async def test_real_cpu_run_placement_by_layer_no_fallbacks_and_the_no_gpu_banne
         await pilot.press("2", "b")  # the by-layer view of the placement pane
         await pilot.pause(0.2)
         assert "conv2d_1" in app.export_screenshot()
+
+
+async def test_custom_loop_events_show_steps_and_a_table_of_tf_summary_series():
+    events = [
+        {"type": "run_start", "t": 0.0, "script": "/x/loop.py", "run_dir": "r", "pid": 1},
+        {"type": "status", "t": 0.1, "state": "running", "detail": "running the script"},
+        {"type": "fit_start", "t": 0.2, "fit": 1, "epochs": None, "steps": None, "loop": "custom"},
+    ]
+    for i in range(1, 30):
+        events.append({"type": "scalar", "t": 0.2 + i * 0.1, "name": "loss", "step": i, "value": 2.0 / i, "run": "train"})
+        events.append({"type": "batch", "t": 0.2 + i * 0.1, "step": i, "global_step": i, "logs": {}})
+    app = TfmonApp(ReplaySource(None, events=events))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause(0.4)
+        scalars = app.query_one("#scalars", DataTable)
+        assert scalars.display and scalars.row_count == 1
+        assert scalars.get_row_at(0)[:3] == ["loss", "train", "29"]
+        header = str(app.query_one("#header").render())
+        assert "step 29" in header

@@ -80,3 +80,18 @@ def test_versions_move_only_for_what_changed():
     assert s.metrics.version == before
     s.apply(ev("epoch_end", 1, epoch=1, steps=1, seconds=1, metrics={"loss": 1}))
     assert s.metrics.version == before + 1
+
+
+def test_custom_loop_scalars_are_series_of_their_own_and_feed_the_curve_only_without_batch_losses():
+    s = RunState()
+    for step in range(5):
+        s.apply(ev("scalar", step, name="train/loss", step=step, value=1.0 / (step + 1), run="train"))
+        s.apply(ev("scalar", step, name="lr", step=step, value=0.1, run="train"))
+    m = s.metrics
+    assert set(m.scalars) == {("train", "train/loss"), ("train", "lr")}
+    assert m.curve_series() == ("step", [(i, 1.0 / (i + 1)) for i in range(5)])
+    # once tfmon.step(loss=...) reports batches, those win (no double points)
+    s.apply(ev("fit_start", 10, fit=1, epochs=None, steps=None, loop="custom"))
+    s.apply(ev("batch", 11, step=7, global_step=7, logs={"loss": 0.5}))
+    assert m.curve_series() == ("step", [(7, 0.5)])
+    assert s.info.global_step == 7

@@ -50,6 +50,10 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
         parts.append(f"epoch {info.epoch}/{info.epochs}")
         total = info.steps or info._epoch_steps
         parts.append(f"step {info.step}/{total}" if total else f"step {info.step}")
+    elif info.fit:  # a custom loop: no planned epochs
+        if info.epoch:
+            parts.append(f"epoch {info.epoch}")
+        parts.append(f"step {info.global_step or info.step}")
     speed = info.samples_per_s
     parts.append(rate(speed, "samples/s") if speed else rate(info.steps_per_s, "steps/s"))
     parts.append(f"elapsed {duration(info.elapsed(now))}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable
@@ -18,21 +20,27 @@ class LossCurve(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.xlabel("epoch")
-        values = [v for _, v in metrics.batch_loss] + [v for _, v in metrics.epoch_loss] + [v for _, v in metrics.epoch_val_loss]
+        unit, batch_points = metrics.curve_series()
+        plt.xlabel(unit)
+        series = [
+            (batch_points, "batch", "gray", "dot", plt.scatter),
+            (metrics.epoch_loss, "loss", "cyan", "hd", plt.plot),
+            (metrics.epoch_val_loss, "val_loss", "orange", "hd", plt.plot),
+        ]
+        values = [v for points, *_ in series for _, v in points]
         # Losses fall by orders of magnitude: a log scale keeps late epochs readable.
+        # The log is taken here (plotext's own log scale fails on some sizes).
         log_scale = bool(values) and min(values) > 0 and max(values) / min(values) > 20
-        plt.yscale("log" if log_scale else "linear")
         plt.title("loss (log scale)" if log_scale else "loss")
-        if metrics.batch_loss:
-            xs, ys = zip(*metrics.batch_loss)
-            plt.scatter(list(xs), list(ys), marker="dot", label="batch", color="gray")
-        if metrics.epoch_loss:
-            xs, ys = zip(*metrics.epoch_loss)
-            plt.plot(list(xs), list(ys), label="loss", marker="hd", color="cyan")
-        if metrics.epoch_val_loss:
-            xs, ys = zip(*metrics.epoch_val_loss)
-            plt.plot(list(xs), list(ys), label="val_loss", marker="hd", color="orange")
+        for points, label, color, marker, draw in series:
+            if points:
+                xs, ys = zip(*points)
+                ys = [math.log10(y) for y in ys] if log_scale else list(ys)
+                draw(list(xs), ys, label=label, color=color, marker=marker)
+        if log_scale:
+            low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+            ticks = list(range(low, high + 1))
+            plt.yticks(ticks, [f"{10.0 ** t:g}" for t in ticks])
         self.refresh()
 
 
@@ -41,6 +49,7 @@ class MetricsPane(Vertical):
     MetricsPane { height: 1fr; }
     MetricsPane DataTable { height: 1fr; min-height: 4; }
     MetricsPane LossCurve { height: 2fr; min-height: 6; }
+    MetricsPane #scalars { height: auto; max-height: 8; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -53,6 +62,11 @@ class MetricsPane(Vertical):
         table = DataTable(zebra_stripes=True, cursor_type="row", id="epochs")
         table.add_columns("fit", "epoch", "time")
         yield table
+        scalars = DataTable(zebra_stripes=True, cursor_type="row", id="scalars")
+        for label, key in (("tf.summary", "name"), ("run", "run"), ("step", "step"), ("latest", "latest")):
+            scalars.add_column(label, key=key)
+        scalars.display = False  # shown once a script writes tf.summary scalars
+        yield scalars
         yield LossCurve(id="loss-curve")
 
     def update_from(self, metrics: MetricsState) -> None:
@@ -73,4 +87,18 @@ class MetricsPane(Vertical):
         if len(metrics.rows) > self._rows_shown:
             table.move_cursor(row=len(metrics.rows) - 1)
         self._rows_shown = len(metrics.rows)
+        if metrics.scalars:
+            self._update_scalars(metrics)
         self.query_one(LossCurve).update_from(metrics)
+
+    def _update_scalars(self, metrics: MetricsState) -> None:
+        table = self.query_one("#scalars", DataTable)
+        table.display = True
+        for (run, name), points in metrics.scalars.items():
+            step, value = points[-1]
+            key = f"{run}/{name}"
+            if key in table.rows:
+                table.update_cell(key, "step", str(step))
+                table.update_cell(key, "latest", number(value))
+            else:
+                table.add_row(name, run, str(step), number(value), key=key)
