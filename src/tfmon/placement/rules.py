@@ -124,6 +124,10 @@ class TFKernelRegistry:
             return None
         found: dict[str, set[str]] = {}
         for kernel in kernel_list.kernel:
+            if kernel.device_type.startswith("XLA_"):
+                # XLA_CPU_JIT / XLA_GPU_JIT register once XLA has initialised: they are
+                # compilation targets, not devices a graph node is placed on.
+                continue
             dtypes = found.setdefault(kernel.device_type, set())
             for constraint in kernel.constraint:
                 if constraint.name in ("T", "dtype"):
