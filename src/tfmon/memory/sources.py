@@ -82,9 +82,9 @@ def footprint_from_proc_status(text: bytes) -> int | None:
 
     The Linux counterpart of macOS's phys_footprint: the memory that only this
     process holds, which tensors and leaks grow. psutil's USS
-    (``memory_full_info().uss``) gives nearly the same figure (within 1 % in a
-    TF process here) but walks ``smaps_rollup``: about 9 ms of CPU per read with
-    TensorFlow loaded, against 0.02 ms for this file.
+    (``memory_full_info().uss``) also counts private file-backed pages, so it reads
+    higher once large libraries are loaded, and it walks ``smaps_rollup``: about
+    9 ms of CPU per read with TensorFlow loaded, against 0.02 ms for this file.
     """
     total, found = 0, False
     for line in text.splitlines():
