@@ -62,6 +62,7 @@ class Printer:
         self._err = err or out
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-printer", daemon=True)
+        self.lost = False
 
     def start(self) -> None:
         self._thread.start()
@@ -71,14 +72,20 @@ class Printer:
             self._print(self._sub.drain())
 
     def _print(self, batch: list[Event]) -> None:
-        for e in batch:
-            line = format_event(e)
-            if line is not None:
-                self._out.write(line + "\n")
-            if e["type"] == events.RUN_END and e.get("error"):
-                self._err.write(e["error"].rstrip("\n") + "\n")
-        self._out.flush()
-        self._err.flush()
+        if self.lost:
+            return
+        try:
+            for e in batch:
+                line = format_event(e)
+                if line is not None:
+                    self._out.write(line + "\n")
+                if e["type"] == events.RUN_END and e.get("error"):
+                    self._err.write(e["error"].rstrip("\n") + "\n")
+            self._out.flush()
+            self._err.flush()
+        except (OSError, ValueError):
+            # The terminal (an SSH session) went away: the run goes on, recorded.
+            self.lost = True
 
     def stop(self) -> None:
         self._stop.set()
@@ -106,13 +113,26 @@ def run_headless(run) -> int:
         out.write("tfmon: Ctrl+C: stopping with a checkpoint; Ctrl+C again within 3 s interrupts\n")
         out.flush()
 
+    def on_sighup(signum, frame):
+        # A headless run started in an SSH session must outlive the link too:
+        # checkpoint at the next batch and go on writing to the run directory.
+        printer.lost = True
+        if run.ctx is not None:
+            run.ctx.checkpoint_on_next_batch = True
+        run.emit(events.HANGUP, reason="SIGHUP", checkpoint_requested=run.ctx is not None, channel=None)
+
     previous = signal.signal(signal.SIGINT, on_sigint)
+    previous_hup = signal.signal(signal.SIGHUP, on_sighup)
     try:
         code = run.run_job()
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
         run.finish()
         printer.stop()
-        out.close()
-        err.close()
+        for stream in (out, err):
+            try:
+                stream.close()
+            except OSError:
+                pass
     return code

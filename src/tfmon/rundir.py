@@ -14,11 +14,12 @@ DEFAULT_BASE = "tfmon-runs"
 
 
 def new_run_dir(script: Path, base: Path | None = None, explicit: Path | None = None) -> Path:
+    # Absolute: a script that changes directory must not move its checkpoints.
     if explicit is not None:
-        path = Path(explicit)
+        path = Path(explicit).resolve()
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
-    base = Path(base or DEFAULT_BASE)
+    base = Path(base or DEFAULT_BASE).resolve()
     base.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     stem = script.stem or "run"

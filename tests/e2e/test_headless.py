@@ -133,3 +133,27 @@ def test_legacy_tf_keras_fit_is_hooked_when_asked_for(tmp_path, scripts):
     assert [e["epoch"] for e in epochs] == [1, 2]
     line = next(l for l in done.output_log().splitlines() if l.startswith("legacy losses"))
     assert str(epochs[-1]["metrics"]["loss"])[:6] in line
+
+
+def test_headless_run_survives_sighup_and_checkpoints(tmp_path, scripts):
+    import os
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "tfmon", "--headless", "--run-dir", str(run_dir), str(scripts / "slow_fit.py"), "6", "200", "10"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=tfmon_env())
+    deadline = time.monotonic() + 60
+    while '"epoch_start"' not in (run_dir / "events.jsonl").read_text() if (run_dir / "events.jsonl").exists() else True:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    proc.stdout.close()  # the terminal is gone: writes to it fail from now on
+    os.kill(proc.pid, signal.SIGHUP)
+    assert proc.wait(120) == 0
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    kinds = [e["type"] for e in events]
+    assert "hangup" in kinds and kinds.count("epoch_end") == 6
+    checkpoint = next(e for e in events if e["type"] == "checkpoint")
+    assert checkpoint["ok"] and kinds.index("checkpoint") > kinds.index("hangup")
+    assert [e for e in events if e["type"] == "run_end"][-1]["exit_code"] == 0
+    assert kinds[-1] in ("run_end", "heartbeat", "log", "placement")

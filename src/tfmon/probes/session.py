@@ -159,6 +159,8 @@ class LiveRun:
         except BaseException as exc:  # a KeyboardInterrupt landing outside the script
             code = 130 if isinstance(exc, KeyboardInterrupt) else 1
             self.result = JobResult(code, repr(exc), type(exc).__name__)
+        if self._sampler is not None:
+            self._sampler.stop()  # its last sample lands before run_end, the last event
         try:
             return self._report_end(self.result)
         finally:

@@ -143,8 +143,9 @@ class TfmonApp(App[int]):
         info = state.info
         if info.state == "failed" and not self._shown_failure:
             self._shown_failure = True
+            how = f"exit {info.exit_code}" if info.exit_code is not None else "its process died"
             self.notify(
-                f"the script failed (exit {info.exit_code}): traceback in the Log pane; q quits",
+                f"the script failed ({how}): traceback in the Log pane; q quits",
                 severity="error",
                 timeout=15,
             )
@@ -259,8 +260,8 @@ class TfmonApp(App[int]):
 
     def action_interrupt(self) -> None:
         now = time.monotonic()
-        if not self.training or not self.source.can_control:
-            self.exit(0)
+        if not self.training or not self.source.can_control or getattr(self.source, "attached", False):
+            self.exit(0)  # leaving an attached view never stops the run
             return
         if now - self._last_ctrl_c <= DOUBLE_CTRL_C:
             if self.job is not None:
