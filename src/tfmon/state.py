@@ -260,6 +260,15 @@ class LogState:
             self.total += 1
         elif kind == events.NOTICE:
             self.notices.append((e.get("severity", "information"), e.get("text", "")))
+        elif kind in ("tf_warning", "memory_warning"):
+            # Known TF warnings (with advice) and memory warnings: a toast and a log line.
+            severity = e.get("severity", "warning")
+            if severity == "info":
+                return
+            advice = f" → {e['advice']}" if e.get("advice") else ""
+            text = f"{e.get('message', kind)}{advice}"
+            self.notices.append(("error" if severity == "error" else "warning", text))
+            self.lines.append(("tfmon", f"warning: {text}", "warning"))
         elif kind == events.CHECKPOINT:
             if e.get("ok"):
                 size = e.get("size") or 0

@@ -95,3 +95,13 @@ def test_custom_loop_scalars_are_series_of_their_own_and_feed_the_curve_only_wit
     s.apply(ev("batch", 11, step=7, global_step=7, logs={"loss": 0.5}))
     assert m.curve_series() == ("step", [(7, 0.5)])
     assert s.info.global_step == 7
+
+
+def test_known_tf_warnings_and_memory_warnings_raise_a_notice_with_their_advice():
+    s = RunState()
+    s.apply(ev("tf_warning", 1, code="slow_optimizer", severity="warning", message="v2.11+ optimizer runs slowly on M1/M2", advice="use tf.keras.optimizers.legacy.Adam"))
+    s.apply(ev("tf_warning", 2, code="cuda_driver_missing", severity="info", message="no cuda", advice="x"))
+    s.apply(ev("memory_warning", 3, kind="leak", message="+412 MB/epoch over 5 epochs"))
+    assert [sev for sev, _ in s.log.notices] == ["warning", "warning"]
+    assert "legacy.Adam" in s.log.notices[0][1] and "412 MB" in s.log.notices[1][1]
+    assert s.log.lines[-1][0] == "tfmon"
