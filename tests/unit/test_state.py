@@ -3,8 +3,8 @@
 from tfmon.state import RunState
 
 
-def ev(kind, t, **fields):
-    return {"type": kind, "t": t, **fields}
+def ev(type_, t, **fields):
+    return {"type": type_, "t": t, **fields}
 
 
 def test_progress_rate_and_eta_from_batch_events():
