@@ -29,10 +29,26 @@ def _run_parser(prog: str = "tfmon") -> argparse.ArgumentParser:
     return p
 
 
+_OPTIONS_WITH_VALUE = ("--run-dir", "--sample-interval", "--leak-threshold")
+
+
+def _first_positional(argv: list[str]) -> int | None:
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("-"):
+            return i
+        i += 2 if arg in _OPTIONS_WITH_VALUE else 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return _subcommand(argv[0], argv[1:])
+    i = _first_positional(argv)
+    # `tfmon demo --headless` and `tfmon --headless demo` both work; a script
+    # that happens to be named like a subcommand still runs.
+    if i is not None and argv[i] in SUBCOMMANDS and not Path(argv[i]).exists():
+        return _subcommand(argv[i], argv[:i] + argv[i + 1 :])
     parser = _run_parser()
     parser.add_argument("script", help="the training script")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
