@@ -1,0 +1,82 @@
+"""Shared by the benchmark scripts: the variant flags and the timing callback.
+
+Each script runs the same under ``python script.py`` and ``tfmon script.py``
+(tfmon puts the script's folder first on ``sys.path``, as python does, so this
+module is found either way). The training time is taken here, inside the
+script, from the end of the first batch to the end of the last one: the
+first batch (tracing the train function) and TensorFlow's import are outside
+it, and whatever a monitor does per batch, per epoch or in its own threads
+while training runs is inside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+#: Wall-clock time this module was imported: the script's start, before TensorFlow.
+T_START = time.time()
+
+#: Read by an in-process driver (benchmarks/control_delay.py) while the script runs.
+LIVE = {"global_step": 0, "batch_ends": [], "record": False}
+
+
+def parser(description: str, **defaults) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=defaults.get("epochs", 3))
+    p.add_argument("--samples", type=int, default=defaults.get("samples", 4000))
+    p.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 32))
+    p.add_argument("--verbose", type=int, default=0, help="Keras' own progress output (0, 1, 2)")
+    p.add_argument("--tensorboard", metavar="LOGDIR", help="add keras.callbacks.TensorBoard(update_freq='batch')")
+    p.add_argument("--bench-out", metavar="FILE", help="append one JSON line per fit with the timings")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def callbacks(args) -> list:
+    """The timing callback first, then TensorBoard's when asked."""
+    import keras
+
+    class Timing(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t_fit_start = time.time()
+            self.first = self.last = None
+            self.batches = 0
+            self.epoch_ends: list[float] = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.time()
+            cpu = time.process_time()  # every thread of the process: TF's pools, the monitor's
+            if self.first is None:
+                self.first, self.cpu_first = now, cpu
+            self.last, self.cpu_last = now, cpu
+            self.batches += 1
+            LIVE["global_step"] = self.batches
+            if LIVE["record"]:
+                LIVE["batch_ends"].append(now)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_ends.append(time.time())
+
+        def on_train_end(self, logs=None):
+            if not args.bench_out or self.first is None:
+                return
+            record = {
+                "t_start": T_START,
+                "t_fit_start": self.t_fit_start,
+                "t_first_batch_end": self.first,
+                "t_last_batch_end": self.last,
+                "t_fit_end": time.time(),
+                "batches": self.batches,
+                "train_s": self.last - self.first,
+                "train_cpu_s": self.cpu_last - self.cpu_first,
+                "epochs": len(self.epoch_ends),
+            }
+            with open(args.bench_out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+
+    out = [Timing()]
+    if args.tensorboard:
+        out.append(keras.callbacks.TensorBoard(log_dir=args.tensorboard, update_freq="batch"))
+    return out
