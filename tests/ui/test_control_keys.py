@@ -129,3 +129,23 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
         assert of_type(run, "fit_end")[0]["reason"] == "stopped by user"
     finally:
         run.finish()
+
+
+async def test_second_stop_after_fit_offers_to_interrupt_the_script(tmp_path, scripts):
+    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5", "60"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3)
+            await pilot.press("s")
+            await wait_for(lambda: app.state.info.stop_reason == "stopped by user")
+            await pilot.press("s")  # fit is over, the script sleeps on
+            await pilot.pause(0.2)
+            assert app.screen.__class__.__name__ == "ChoiceScreen"
+            await pilot.press("y")
+            assert run.job_done.wait(30)
+            await wait_for(lambda: app.state.info.state == "failed")
+        assert run.result.exit_code == 130 and run.result.error_type == "KeyboardInterrupt"
+        output = (run.run_dir / "output.log").read_text()
+        assert "after fit" in output and "script end" not in output
+    finally:
+        run.finish()
