@@ -105,3 +105,13 @@ def test_known_tf_warnings_and_memory_warnings_raise_a_notice_with_their_advice(
     assert [sev for sev, _ in s.log.notices] == ["warning", "warning"]
     assert "legacy.Adam" in s.log.notices[0][1] and "412 MB" in s.log.notices[1][1]
     assert s.log.lines[-1][0] == "tfmon"
+
+
+def test_loss_curve_points_are_thinned_to_what_a_terminal_can_show():
+    from tfmon.ui.metrics_pane import thin
+
+    points = [(i, float(i)) for i in range(2000)]
+    thinned = thin(points, 300)
+    assert len(thinned) == 300 and thinned[0] == points[0] and thinned[-1] == points[-1]
+    assert all(a[0] < b[0] for a, b in zip(thinned, thinned[1:]))
+    assert thin(points[:10], 300) == points[:10]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tfmon.state import RunState
 from tfmon.ui.format import duration, rate
@@ -93,12 +93,22 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     return first
 
 
-class Header(Static):
+class Header(Widget):
+    """Fixed height, so a new text needs a repaint, never a new layout of the screen
+    (Static.update would re-lay out everything ten times a second)."""
+
     DEFAULT_CSS = "Header { height: 2; background: $boost; }"
 
     def __init__(self, attached: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.attached = attached
+        self._shown = Text()
+
+    def render(self) -> Text:
+        return self._shown
 
     def update_from(self, state: RunState) -> None:
-        self.update(header_text(state, time.time(), self.attached, self.size.width or 200))
+        text = header_text(state, time.time(), self.attached, self.size.width or 200)
+        if text != self._shown:
+            self._shown = text
+            self.refresh()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -13,14 +14,46 @@ from tfmon.state import MetricsState
 from tfmon.ui.format import duration, number
 
 
-class LossCurve(PlotextPlot):
-    """Per-batch loss, and per-epoch loss and val_loss, drawn by plotext."""
+def thin(points: list, limit: int) -> list:
+    """At most ``limit`` points, evenly spread, the last one kept: a terminal plot
+    has no more columns than that, and plotext's cost grows with the points."""
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    return [points[int(i * step)] for i in range(limit - 1)] + [points[-1]]
 
-    def update_from(self, metrics: MetricsState) -> None:
+
+class LossCurve(PlotextPlot):
+    """Per-batch loss, and per-epoch loss and val_loss, drawn by plotext.
+
+    Drawing costs tens of milliseconds, on a machine whose cores train the
+    model: the curve is redrawn at most every ``MIN_INTERVAL`` seconds, and at
+    once when an epoch ends."""
+
+    MIN_INTERVAL = 2.0
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._drawn_version = -1
+        self._drawn_epochs = -1
+        self._drawn_at = 0.0
+
+    def update_from(self, metrics: MetricsState, now: float | None = None) -> None:
+        if metrics.version == self._drawn_version:
+            return
+        now = time.monotonic() if now is None else now
+        new_epoch = len(metrics.rows) != self._drawn_epochs
+        if not new_epoch and now - self._drawn_at < self.MIN_INTERVAL:
+            return
+        self._drawn_version, self._drawn_epochs, self._drawn_at = metrics.version, len(metrics.rows), now
+        self._draw(metrics)
+
+    def _draw(self, metrics: MetricsState) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         unit, batch_points = metrics.curve_series()
+        batch_points = thin(batch_points, max(2 * self.size.width, 100))
         plt.xlabel(unit)
         series = [
             (batch_points, "batch", "gray", "dot", plt.scatter),
@@ -70,6 +103,8 @@ class MetricsPane(Vertical):
         yield LossCurve(id="loss-curve")
 
     def update_from(self, metrics: MetricsState) -> None:
+        # The curve decides itself when to redraw (it may skip a change and draw it later).
+        self.query_one(LossCurve).update_from(metrics)
         if metrics.version == self._version:
             return
         self._version = metrics.version
@@ -89,7 +124,6 @@ class MetricsPane(Vertical):
         self._rows_shown = len(metrics.rows)
         if metrics.scalars:
             self._update_scalars(metrics)
-        self.query_one(LossCurve).update_from(metrics)
 
     def _update_scalars(self, metrics: MetricsState) -> None:
         table = self.query_one("#scalars", DataTable)
