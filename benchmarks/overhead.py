@@ -191,6 +191,11 @@ def _threads(path: Path, started: float) -> dict:
     }
     if rec.get("first_frame_at"):
         out["first_frame_s"] = rec["first_frame_at"] - started
+    marks = rec.get("marks") or {}
+    cpu = marks.pop("main_cpu_at_first_frame", None)
+    out["startup"] = {k: round(v - started, 3) for k, v in sorted(marks.items(), key=lambda kv: kv[1])}
+    if cpu is not None:
+        out["ui_startup_cpu_s"] = cpu
     return out
 
 
@@ -309,12 +314,16 @@ def first_frame_report(runs: list[dict]) -> str | None:
         by_variant.setdefault(r["variant"], []).append(r)
     lines = []
     for v, rs in by_variant.items():
+        steps = rs[0].get("startup")
         lines.append(
             f"{v}: first frame {fmt(median(r['first_frame_s'] for r in rs), '.2f')} s after the process started "
             f"(min {min(r['first_frame_s'] for r in rs):.2f}, max {max(r['first_frame_s'] for r in rs):.2f}; "
             f"footer on the pty at {fmt(median(r.get('screen_s') for r in rs), '.2f')} s; "
-            f"TensorFlow imported at {fmt(median(r.get('tf_imported_s') for r in rs), '.2f')} s; n={len(rs)})"
+            f"TensorFlow imported at {fmt(median(r.get('tf_imported_s') for r in rs), '.2f')} s; "
+            f"UI thread CPU until then {fmt(median(r.get('ui_startup_cpu_s') for r in rs), '.2f')} s; n={len(rs)})"
         )
+        if steps:
+            lines.append("  one run's steps (s after the process started): " + ", ".join(f"{k} {t:.2f}" for k, t in steps.items()))
     return "\n".join(lines)
 
 
