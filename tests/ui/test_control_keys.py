@@ -114,13 +114,12 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.step >= 3)
             await pilot.press("q")
-            await pilot.pause(0.2)
-            assert app.screen.__class__.__name__ == "ChoiceScreen"
+            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
             await pilot.press("n")  # cancel: nothing happens
-            await pilot.pause(0.2)
-            assert app.is_running and app.screen is app.screen_stack[0]
+            await wait_for(lambda: app.screen is app.screen_stack[0], timeout=10)
+            assert app.is_running
             await pilot.press("q")
-            await pilot.pause(0.2)
+            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
             await pilot.press("c")  # stop with a checkpoint, then quit
             await pilot.pause(0.3)
         assert run.job_done.wait(60)

@@ -28,7 +28,11 @@ TITLES = {
     "memory": "Memory",
     "log": "Log",
 }
-TICK = 0.1  # seconds between two pulls of events and redraws
+TICK = 0.1  # seconds between two pulls of events (and header redraws)
+# Panes redraw at most this often, and only those on screen: rendering competes
+# with the training for the same cores (profiled: a DataTable repaint per tick
+# cost more than all the rest together).
+PANE_INTERVAL = 0.5
 COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 DOUBLE_CTRL_C = 3.0
 
@@ -79,6 +83,9 @@ class TfmonApp(App[int]):
         self._notified_fallbacks = 0
         self._shown_failure = False
         self._shown_end = False
+        self._panes_at = 0.0
+        self._panes_due = True
+        self._final_drawn = False
         self.first_frame_at: float | None = None
 
     def compose(self) -> ComposeResult:
@@ -115,20 +122,33 @@ class TfmonApp(App[int]):
             header = self.query_one(Header)
         except NoMatches:  # the app is shutting down
             return
+        now = time.monotonic()
+        due = self._panes_due or now - self._panes_at >= PANE_INTERVAL
+        if state.info.exit_code is not None and not self._final_drawn:
+            self._final_drawn = due = True  # the final figures, without waiting
         with self.batch_update():
             header.update_from(state)
-            subs = {
-                "metrics": state.metrics,
-                "placement": state.placement,
-                "fallbacks": state.placement,
-                "memory": state.memory,
-                "log": state.log,
-            }
-            for name, widget in self._panes.items():
-                sub = subs[name]
-                if sub is not None and hasattr(widget, "update_from"):
-                    widget.update_from(sub)
+            if due:
+                self._panes_at, self._panes_due = now, False
+                self._update_panes()
         self._notify_news()
+
+    def _update_panes(self) -> None:
+        """Redraw the panes on screen; a hidden pane catches up when it is shown."""
+        state = self.state
+        subs = {
+            "metrics": state.metrics,
+            "placement": state.placement,
+            "fallbacks": state.placement,
+            "memory": state.memory,
+            "log": state.log,
+        }
+        panes = self.query_one("#panes")
+        single = panes.has_class("single")
+        for name, widget in self._panes.items():
+            hidden = (single and name != self.current) or (name == "log" and panes.has_class("-log-hidden"))
+            if not hidden:
+                widget.update_from(subs[name])
 
     def _notify_news(self) -> None:
         state = self.state
@@ -168,6 +188,7 @@ class TfmonApp(App[int]):
         )
         self.query_one("#pane-tabs", Static).update(tabs)
         self.query_one("#pane-tabs").display = panes.has_class("single")
+        self._panes_due = True  # a pane that just appeared is drawn at the next tick
 
     def on_resize(self) -> None:
         self._apply_layout()
