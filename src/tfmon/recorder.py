@@ -32,6 +32,7 @@ class Recorder:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-recorder", daemon=True)
         self._last_heartbeat = 0.0
+        self._lock = threading.Lock()
         self.written = 0
 
     def start(self) -> None:
@@ -46,12 +47,19 @@ class Recorder:
             self._write_pending()
 
     def _write_pending(self) -> None:
-        batch = self._sub.drain()
-        if not batch:
-            return
-        self._file.write("".join(events.dumps(e) + "\n" for e in batch))
-        self._file.flush()
-        self.written += len(batch)
+        # Drain and write as one step: whoever returns from here (the recorder
+        # thread, stop(), or flush()) knows every event emitted before is on disk.
+        with self._lock:
+            batch = self._sub.drain()
+            if not batch or self._file.closed:
+                return
+            self._file.write("".join(events.dumps(e) + "\n" for e in batch))
+            self._file.flush()
+            self.written += len(batch)
+
+    def flush(self) -> None:
+        """Write everything emitted so far, now (for readers in this process)."""
+        self._write_pending()
 
     def stop(self) -> None:
         """Write everything emitted so far and close the file."""

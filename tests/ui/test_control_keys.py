@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def of_type(run, kind):
     from tfmon.recorder import read_events
 
-    run._recorder._write_pending()
+    run._recorder.flush()
     return [e for e in read_events(run.run_dir) if e["type"] == kind]
 
 
@@ -124,6 +124,11 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
             await pilot.pause(0.3)
         assert run.job_done.wait(60)
         assert run.result.exit_code == 0
+        from tfmon.recorder import read_events
+
+        run._recorder.flush()
+        tail = [(e["type"], e.get("action"), e.get("reason")) for e in read_events(run.run_dir) if e["type"] not in ("batch", "memory", "log", "placement", "heartbeat")]
+        assert of_type(run, "checkpoint"), tail
         assert of_type(run, "checkpoint")[0]["ok"]
         assert of_type(run, "fit_end")[0]["reason"] == "stopped by user"
     finally:

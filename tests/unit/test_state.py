@@ -115,3 +115,16 @@ def test_loss_curve_points_are_thinned_to_what_a_terminal_can_show():
     assert len(thinned) == 300 and thinned[0] == points[0] and thinned[-1] == points[-1]
     assert all(a[0] < b[0] for a, b in zip(thinned, thinned[1:]))
     assert thin(points[:10], 300) == points[:10]
+
+
+def test_a_flood_of_batch_events_in_one_drain_keeps_what_can_show():
+    from tfmon.state import BATCH_HISTORY
+
+    s = RunState()
+    s.apply(ev("fit_start", 0, fit=1, epochs=1, steps=100_000))
+    flood = [ev("batch", i * 1e-5, epoch=1, step=i, global_step=i, logs={"loss": 1.0}) for i in range(1, 50_001)]
+    flood.append(ev("epoch_end", 1, epoch=1, steps=50_000, seconds=1, metrics={"loss": 0.5}))
+    s.apply_all(flood)
+    assert s.events_seen == 50_002
+    assert s.info.step == 50_000 and len(s.metrics.rows) == 1
+    assert len(s.metrics.batch_loss) == BATCH_HISTORY

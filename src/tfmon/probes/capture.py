@@ -16,11 +16,13 @@ hands lines to the placement probe and emits ``log`` events for the rest.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import io
 import os
 import re
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,6 +98,19 @@ class OutputSink:
                 self._file = None
 
 
+READ_SIZE = 65536
+READ_NAP = 0.02  # seconds; measured: tiny-MLP headless overhead 1.30x -> 1.07x
+_F_SETPIPE_SZ = 1031  # Linux fcntl
+
+
+def _grow_pipe(fd: int) -> None:
+    """A bigger pipe, so a burst of placement lines never waits on the reader's nap."""
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
+    except (OSError, AttributeError):
+        pass  # not Linux, or over the user's limit: the default 64 KiB still works
+
+
 def _flush_c_stdio() -> None:
     """TensorFlow's bare placement lines sit in C stdio's buffer (a pipe is block-buffered)."""
     try:
@@ -118,6 +133,7 @@ class FdCapture:
             sys.stdout.flush() if fd == 1 else sys.stderr.flush()
             self._saved[fd] = os.dup(fd)
             read_end, write_end = os.pipe()
+            _grow_pipe(write_end)
             os.dup2(write_end, fd)
             os.close(write_end)
             stream = "stdout" if fd == 1 else "stderr"
@@ -136,7 +152,7 @@ class FdCapture:
         try:
             while True:
                 try:
-                    data = os.read(fd, 65536)
+                    data = os.read(fd, READ_SIZE)
                 except InterruptedError:
                     continue
                 except OSError:
@@ -147,6 +163,12 @@ class FdCapture:
                     self._sink.lines(stream, buf.feed(data))
                 except Exception:  # a bad line must never stop the draining
                     pass
+                if len(data) < READ_SIZE:
+                    # TF writes each eager "Executing op" line on its own: without a
+                    # nap this thread wakes (and takes the GIL from the training
+                    # thread) for every line. Lines pile up in the pipe meanwhile
+                    # (1 MiB where Linux allows it); a full read loops at once.
+                    time.sleep(READ_NAP)
             self._sink.lines(stream, buf.flush())
         finally:
             os.close(fd)

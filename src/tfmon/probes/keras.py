@@ -103,6 +103,11 @@ class _TfmonCallbackMixin:
         if ctx.control.pending:
             ctx.control.serve(self)
 
+    def on_test_batch_end(self, batch, logs=None):
+        # Validation inside fit: a pause requested now need not wait for it to end.
+        if self.ctx.control.pending:
+            self.ctx.control.serve(self)
+
     def on_epoch_end(self, epoch, logs=None):
         metrics = _clean(logs)
         lr = _learning_rate(self.model)
@@ -121,6 +126,8 @@ class _TfmonCallbackMixin:
                 hook(epoch + 1)
             except Exception:
                 pass
+        if self.ctx.control.pending:
+            self.ctx.control.serve(self)
 
     def on_train_end(self, logs=None):
         if self._stopped_by_user:

@@ -39,6 +39,8 @@ class MemoryRow(Horizontal):
     def __init__(self, row: Row) -> None:
         super().__init__(id=f"mem-{row.key}")
         self._label = Label(row.label, classes="mem-label")
+        self._shown_label = row.label
+        self._shown_text = ""
         self._bar = ProgressBar(total=100, show_eta=False)
         self._value = Label("", classes="mem-value")
         self._spark = Sparkline([])
@@ -64,8 +66,14 @@ class MemoryRow(Horizontal):
         self.set_class(row.fraction is None, "-no-bar")
         self.set_class(row.history is None, "-no-spark")
         self.set_class(row.fraction is not None and row.fraction >= 0.9, "-high")
-        self._label.update(row.label)
-        self._value.update(row.text)
+        # Fixed-size cells: repaint without a layout pass of the whole screen, and
+        # only when the text changed (a text-only row wraps: it keeps its layout).
+        if row.label != self._shown_label:
+            self._shown_label = row.label
+            self._label.update(row.label, layout=False)
+        if row.text != self._shown_text:
+            self._shown_text = row.text
+            self._value.update(row.text, layout=text_only)
         if row.fraction is not None:
             self._bar.update(progress=round(row.fraction * 100, 1))
         self._spark.data = list(row.history) if row.history else []
@@ -123,11 +131,14 @@ class MemoryPane(VerticalScroll, can_focus=False):
         leak = state.leak_line()
         leak_widget = self.query_one("#mem-leak", Static)
         leak_widget.display = leak is not None
-        leak_widget.update(leak or "")
+        if leak_widget.display and str(leak_widget.content) != leak:
+            leak_widget.update(leak)
         warnings = state.warning_lines()
         warn_widget = self.query_one("#mem-warnings", Static)
         warn_widget.display = bool(warnings)
-        warn_widget.update("\n".join(f"! {w}" for w in warnings))
+        warn_text = "\n".join(f"! {w}" for w in warnings)
+        if warn_widget.display and str(warn_widget.content) != warn_text:
+            warn_widget.update(warn_text)
 
     def _mount_row(self, row: Row, view_order: list[str]) -> None:
         # Keep rows in the state's order even when a source appears late (TF at fit()).
