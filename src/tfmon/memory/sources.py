@@ -210,39 +210,12 @@ class SwapSource:
         }
 
 
-class MacPressureSource:
-    """``memory_pressure``'s free percentage, every ``every_s`` (it is a subprocess)."""
+class _PeriodicCommand:
+    """A macOS command run with a timeout at most once every ``every_s``; in between,
+    the last reading is repeated. Subclasses turn the command's text into fields."""
 
-    name = "memory_pressure"
-
-    def __init__(
-        self, runner: Runner = subprocess.run, every_s: float = 5.0, timeout_s: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._runner = runner
-        self._clock = clock
-        self._every = every_s
-        self._timeout = timeout_s
-        self._at = -1e9
-        self._last: dict[str, Any] = {}
-
-    def read(self) -> dict[str, Any]:
-        now = self._clock()
-        if now - self._at < self._every:
-            return self._last
-        self._at = now
-        free = macos.parse_memory_pressure(_run_text(self._runner, macos.MEMORY_PRESSURE_COMMAND, self._timeout))
-        if free is None:
-            raise SourceUnavailable("`memory_pressure` printed no 'System-wide memory free percentage'")
-        self._last = {"pressure_free_pct": free}
-        return self._last
-
-
-class IoregSource:
-    """The Apple GPU: utilisation and the memory it holds, from ``ioreg`` (no sudo),
-    at most once every ``every_s``; in between the last reading is repeated."""
-
-    name = "ioreg"
+    name = ""
+    command: tuple[str, ...] = ()
 
     def __init__(
         self, runner: Runner = subprocess.run, every_s: float = 1.0, timeout_s: float = 1.0,
@@ -261,7 +234,39 @@ class IoregSource:
             return self._last
         self._at = now
         self._last = {}
-        stats = ioreg.parse_ioreg(_run_text(self._runner, ioreg.IOREG_COMMAND, self._timeout))
+        self._last = self._fields(_run_text(self._runner, self.command, self._timeout))
+        return self._last
+
+    def _fields(self, text: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class MacPressureSource(_PeriodicCommand):
+    """``memory_pressure``'s free percentage, every ``every_s`` (it is a subprocess)."""
+
+    name = "memory_pressure"
+    command = macos.MEMORY_PRESSURE_COMMAND
+
+    def __init__(self, runner: Runner = subprocess.run, every_s: float = 5.0, timeout_s: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(runner, every_s, timeout_s, clock)
+
+    def _fields(self, text: str) -> dict[str, Any]:
+        free = macos.parse_memory_pressure(text)
+        if free is None:
+            raise SourceUnavailable("`memory_pressure` printed no 'System-wide memory free percentage'")
+        return {"pressure_free_pct": free}
+
+
+class IoregSource(_PeriodicCommand):
+    """The Apple GPU: utilisation and the memory it holds, from ``ioreg`` (no sudo),
+    at most once every ``every_s``; in between the last reading is repeated."""
+
+    name = "ioreg"
+    command = ioreg.IOREG_COMMAND
+
+    def _fields(self, text: str) -> dict[str, Any]:
+        stats = ioreg.parse_ioreg(text)
         if stats is None:
             raise SourceUnavailable(
                 "ioreg shows no IOAccelerator PerformanceStatistics (keys missing: "
@@ -275,7 +280,6 @@ class IoregSource:
             out["agx_inuse_mb"] = mb(stats["in_use_bytes"])
         if "alloc_bytes" in stats:
             out["agx_alloc_mb"] = mb(stats["alloc_bytes"])
-        self._last = out
         return out
 
 
