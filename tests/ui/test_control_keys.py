@@ -94,7 +94,7 @@ async def test_checkpoint_failure_is_shown_and_training_goes_on(tmp_path, script
 
 
 async def test_stop_ends_fit_early_and_the_script_goes_on(tmp_path, scripts):
-    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5"], tmp_path / "run")
+    run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.epoch >= 2)
@@ -109,7 +109,9 @@ async def test_stop_ends_fit_early_and_the_script_goes_on(tmp_path, scripts):
 
 
 async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, scripts):
-    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5"], tmp_path / "run")
+    # Long enough (minutes) that fit is still running whatever the machine's load:
+    # a checkpoint can only be taken at a batch boundary of a running fit.
+    run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.step >= 3)
@@ -136,7 +138,7 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
 
 
 async def test_second_stop_after_fit_offers_to_interrupt_the_script(tmp_path, scripts):
-    run, app = live_app(scripts / "slow_fit.py", ["20", "200", "5", "60"], tmp_path / "run")
+    run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5", "60"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.step >= 3)
