@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tfmon import events
 from tfmon.events import Event
-from tfmon.recorder import EVENTS_FILE
+from tfmon.recorder import EVENTS_FILE, parse_lines
 
 #: No event for this long (heartbeats come every 2 s) means the run stopped writing.
 STALE_AFTER = 10.0
@@ -82,27 +82,18 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def _parse(lines: list[bytes]) -> list[Event]:
-    out = []
-    for raw in lines:
-        e = events.loads(raw.decode("utf-8", "replace"))
-        if e is not None:
-            out.append(e)
-    return out
-
-
 def _head_and_tail(path: Path) -> tuple[list[Event], list[Event]]:
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
         size = f.seek(0, os.SEEK_END)
         if size <= HEAD_BYTES:
-            whole = _parse(head.split(b"\n"))
+            whole = parse_lines(head.split(b"\n"))
             return whole, whole
         f.seek(max(size - TAIL_BYTES, 0))
         tail = f.read()
     head_lines = head.split(b"\n")[:-1]  # the last piece may be cut
     tail_lines = tail.split(b"\n")[1:]  # the first piece is cut
-    return _parse(head_lines), _parse(tail_lines)
+    return parse_lines(head_lines), parse_lines(tail_lines)
 
 
 def read_status(run_dir: Path, now: float | None = None, stale_after: float = STALE_AFTER) -> RunStatus:

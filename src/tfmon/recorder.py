@@ -96,12 +96,17 @@ class EventFollower:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        out = []
-        for raw in lines:
-            event = events.loads(raw.decode("utf-8", "replace"))
-            if event is not None:
-                out.append(event)
-        return out
+        return parse_lines(lines)
+
+
+def parse_lines(lines: list[bytes]) -> list[Event]:
+    """Events from raw lines of an events file; torn or foreign lines are skipped."""
+    out = []
+    for raw in lines:
+        event = events.loads(raw.decode("utf-8", "replace"))
+        if event is not None:
+            out.append(event)
+    return out
 
 
 def iter_lines(path: Path) -> Iterator[str]:
