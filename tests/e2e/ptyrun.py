@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import re
 import select
 import struct
 import termios
@@ -58,6 +59,13 @@ class PtyProcess:
                 raise AssertionError(f"{needle!r} not on screen:\n{self.text()}")
             self.read()
             self.poll()
+
+    def wait_for_match(self, pattern: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, self.text()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"/{pattern}/ not on screen:\n{self.text()}")
+            self.read()
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
