@@ -33,9 +33,7 @@ def format_event(e: Event) -> str | None:
         metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
         return f"evaluate  {metrics}"
     if kind == events.CHECKPOINT:
-        if e.get("ok"):
-            return f"tfmon: checkpoint saved: {e.get('path')} ({(e.get('size') or 0) / 1e6:.1f} MB)"
-        return f"tfmon: checkpoint failed: {e.get('error')}"
+        return f"tfmon: {events.checkpoint_text(e)}"
     if kind == events.PAUSED:
         return f"tfmon: paused at epoch {e.get('epoch')}, step {e.get('step')}"
     if kind == events.RESUMED:

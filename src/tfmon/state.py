@@ -63,9 +63,14 @@ class RunInfo:
             return 0.0
         return (self.ended or now) - self.started
 
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """What fit announced, or what the first epoch showed when fit did not know."""
+        return self.steps or self._epoch_steps
+
     def eta_seconds(self) -> float | None:
         """Remaining steps of this fit at the current speed."""
-        steps = self.steps or self._epoch_steps
+        steps = self.steps_per_epoch
         if not (self.steps_per_s and steps and self.epochs) or self.state != "running":
             return None
         remaining = (self.epochs - self.epoch) * steps + (steps - self.step)
@@ -270,13 +275,12 @@ class LogState:
             self.notices.append(("error" if severity == "error" else "warning", text))
             self.lines.append(("tfmon", f"warning: {text}", "warning"))
         elif kind == events.CHECKPOINT:
+            text = events.checkpoint_text(e)
             if e.get("ok"):
-                size = e.get("size") or 0
-                note = f" ({e['note']})" if e.get("note") else ""
-                text = f"checkpoint saved: {e.get('path')} ({size / 1e6:.1f} MB){note}"
+                if e.get("note"):
+                    text += f" ({e['note']})"
                 self.notices.append(("information", text))
             else:
-                text = f"checkpoint failed: {e.get('error')}"
                 self.notices.append(("error", text))
             self.lines.append(("tfmon", text, None))
         else:

@@ -324,9 +324,7 @@ def _describe(action: str, e: Event | None) -> str:
     if kind == events.RESUMED:
         return f"resumed after {e.get('seconds', 0):.1f}s paused"
     if kind == events.CHECKPOINT:
-        if e.get("ok"):
-            return f"checkpoint saved: {e.get('path')} ({(e.get('size') or 0) / 1e6:.1f} MB)"
-        return f"checkpoint failed: {e.get('error')}"
+        return events.checkpoint_text(e)
     if kind == events.FIT_END:
         return f"fit stopped after {e.get('epochs_done')} epoch(s): the script goes on"
     if kind == events.RUN_END:
