@@ -43,7 +43,7 @@ def test_steps_per_epoch_unknown_are_learned_from_the_first_epoch():
     s.apply(ev("fit_start", 0, fit=1, epochs=3, steps=None))
     s.apply(ev("epoch_end", 1, epoch=1, steps=25, global_step=25, seconds=1, metrics={}))
     s.apply(ev("epoch_start", 1, epoch=2))
-    assert s.info._epoch_steps == 25
+    assert s.info.steps_per_epoch == 25
     s.apply(ev("batch", 2.0, epoch=2, step=5, global_step=30, logs={"loss": 0.3}))
     assert s.metrics.batch_loss[-1] == (1.2, 0.3)  # epoch 2, 5 of 25 steps
 

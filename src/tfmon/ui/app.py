@@ -210,7 +210,7 @@ class TfmonApp(App[int]):
             target.focus()
 
     def action_cycle_pane(self, step: int) -> None:
-        if isinstance(self.screen, (HelpScreen,)) or self.screen is not self.screen_stack[0]:
+        if self.screen is not self.screen_stack[0]:  # a dialog or the help is open
             return
         visible = [n for n in PANES if n != "log" or not self.query_one("#panes").has_class("-log-hidden")]
         index = visible.index(self.current) if self.current in visible else 0

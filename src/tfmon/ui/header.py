@@ -48,7 +48,7 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     parts = []
     if info.epochs:
         parts.append(f"epoch {info.epoch}/{info.epochs}")
-        total = info.steps or info._epoch_steps
+        total = info.steps_per_epoch
         parts.append(f"step {info.step}/{total}" if total else f"step {info.step}")
     elif info.fit:  # a custom loop: no planned epochs
         if info.epoch:
