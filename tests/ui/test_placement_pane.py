@@ -22,7 +22,7 @@ from tfmon.doctor import runtime_findings
 from tfmon.placement import PlacementProbe, PlacementState
 from tfmon.placement.rules import is_host_side, static_registry
 from tfmon.ui.fallback_pane import FallbackPane
-from tfmon.ui.placement_pane import PlacementPane
+from tfmon.ui.placement_pane import COUNTS_INTERVAL, PlacementPane
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tf-logs"
 FIT = "tf2.21.0-keras3.15.1-cpu-linux-fit"
@@ -169,6 +169,43 @@ async def test_live_updates_touch_only_changed_rows():
 
 
 @pytest.mark.asyncio
+async def test_counts_alone_wait_a_new_op_shows_at_once():
+    # Each step of a Keras fit runs its function eagerly, and the dataset's functions
+    # are placed again every epoch: counts alone repaint the table every few seconds,
+    # a new op type (what the pane is for) at the next redraw.
+    state = fit_state()
+    app = PanesApp(state)
+    async with app.run_test(size=(160, 50)) as pilot:
+        pane = app.query_one(PlacementPane)
+        table = app.query_one("#placement-table", DataTable)
+        rows_before = table.row_count
+        key = next(k for k in state.op_rows if k[0] == "MatMul")
+        nodes_before = state.op_rows[key].nodes
+        t0 = time.monotonic()
+        pane.update_from(state, now=t0)  # drawn: the counting window starts now
+        state.apply({"type": "placement", "t": 0.0, "eager": {"__inference_one_step_on_data_2000@CPU:0": 5},
+                     "nodes": [["StatefulPartitionedCall/sequential_1/dense_1/MatMul", "MatMul", "CPU:0"]]})
+        state.apply({"type": "placement", "t": 0.0, "eager": {"__inference_one_step_on_data_2000@CPU:0": 5}})
+        pane.update_from(state, now=t0 + 0.5)
+        await pilot.pause()
+        # the new function's row was new: shown at once, with the counts as they stand
+        assert table.row_count == rows_before + 1
+        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 10
+        assert shown[(key[0], "CPU:0")][2] == nodes_before + 1
+
+        state.apply({"type": "placement", "t": 0.0, "eager": {"__inference_one_step_on_data_2000@CPU:0": 7}})
+        pane.update_from(state, now=t0 + 1.0)
+        await pilot.pause()
+        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 10  # held back
+        pane.update_from(state, now=t0 + 0.5 + COUNTS_INTERVAL)
+        await pilot.pause()
+        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 17  # caught up
+
+
+@pytest.mark.asyncio
 async def test_thousands_of_nodes_stay_fast():
     state = PlacementState()
     app = PanesApp(state)
@@ -185,8 +222,10 @@ async def test_thousands_of_nodes_stay_fast():
         updates = Counting(table, "update_cell")
         state.apply({"type": "placement", "t": 0.0, "eager": {},
                      "nodes": [["StatefulPartitionedCall/model/layer_1/Op1_x", "Op1", "GPU:0"]]})
-        start = time.perf_counter()
         pane.update_from(state)
+        assert updates.calls == 0  # a count of a row already shown waits COUNTS_INTERVAL
+        start = time.perf_counter()
+        pane.update_from(state, now=time.monotonic() + COUNTS_INTERVAL)
         tick = time.perf_counter() - start
         await pilot.pause()
         assert updates.calls == 1  # only the Op1@GPU:0 node count

@@ -5,6 +5,9 @@ tests build it from recorded events. ``version`` moves whenever anything shown
 changes; each row carries the version that last changed it, so a pane updates
 only those rows (``OpRow.version`` / ``LayerRow.version``).
 ``fallback_version`` moves only for what the fallbacks pane shows.
+``shape_version`` moves for everything but counts of rows that exist already
+(eager runs every step; a function traced again each epoch): the pane redraws
+those counters less often than it shows a new row or a fallback.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class PlacementState:
     def __init__(self) -> None:
         self.version = 0
         self.fallback_version = 0
+        self.shape_version = 0
         self.op_rows: dict[tuple[str, str], OpRow] = {}
         self.layer_rows: dict[str, LayerRow] = {}
         self.fallbacks: list[dict] = []
@@ -96,8 +100,10 @@ class PlacementState:
             self.findings = list(event.get("findings") or [])
             self._bump(fallbacks=True)
 
-    def _bump(self, fallbacks: bool = False) -> int:
+    def _bump(self, fallbacks: bool = False, shape: bool = True) -> int:
         self.version += 1
+        if shape:
+            self.shape_version += 1
         if fallbacks:
             self.fallback_version += 1
         return self.version
@@ -119,7 +125,9 @@ class PlacementState:
         eager = event.get("eager") or {}
         if not nodes and not eager:
             return
-        version = self._bump()
+        new_rows = any((op, device) not in self.op_rows for _, op, device in nodes) or any(
+            (op, device) not in self.op_rows for op, _, device in (key.rpartition("@") for key in eager))
+        version = self._bump(shape=new_rows)
         for name, op, device in nodes:
             row = self._op_row(op, device)
             row.nodes += 1

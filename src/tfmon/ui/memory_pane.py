@@ -131,8 +131,10 @@ class MemoryPane(VerticalScroll, can_focus=False):
         leak = state.leak_line()
         leak_widget = self.query_one("#mem-leak", Static)
         leak_widget.display = leak is not None
-        if leak_widget.display and str(leak_widget.content) != leak:
-            leak_widget.update(leak)
+        shown = str(leak_widget.content)
+        if leak_widget.display and shown != leak:
+            # A new figure on as many lines: repaint only (a layout pass re-renders the screen).
+            leak_widget.update(leak, layout=leak.count("\n") != shown.count("\n") or not shown)
         warnings = state.warning_lines()
         warn_widget = self.query_one("#mem-warnings", Static)
         warn_widget.display = bool(warnings)

@@ -4,16 +4,21 @@ Keys (chosen not to clash with the app's p/space/c/s/q/?/tab/m/l/1-6):
 ``f`` fallbacks only, ``/`` search by op or layer name, ``b`` by-layer view,
 ``o`` next sort order, ``escape`` clears the search.
 
-``update_from(state)`` is called at ~10 Hz. It does nothing while
+``update_from(state)`` is called up to twice a second. It does nothing while
 ``state.version`` stands still; otherwise it touches only the rows whose
 version moved (each ``OpRow``/``LayerRow`` records the version that last
 changed it) and updates only the cells that differ, so the table never
 flickers and stays cheap with thousands of nodes. Only a view switch or a new
-filter rebuilds the rows.
+filter rebuilds the rows. When nothing but the counts of rows already shown
+moved (every step of a Keras fit runs its function eagerly; the dataset's
+functions are placed again each epoch), the table waits ``COUNTS_INTERVAL``:
+a repaint of the table (20 ms at 120x40) costs the training more than a
+counter is worth. A new op, device or fallback shows at the next redraw.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from textual.app import ComposeResult
@@ -28,6 +33,8 @@ OP_COLUMNS = (("op", "Op"), ("device", "Device"), ("nodes", "Nodes"), ("eager", 
               ("fallbacks", "Fallbacks"), ("layers", "Layers"))
 LAYER_COLUMNS = (("layer", "Layer"), ("forward", "Forward"), ("backward", "Backward"),
                  ("optimizer", "Optimizer"), ("nodes", "Nodes"), ("fallbacks", "Fallbacks"))
+
+COUNTS_INTERVAL = 3.0  # seconds between two redraws for counts alone
 
 # name, columns given to DataTable.sort, key over those values
 _SortSpec = tuple[str, tuple[str, ...], Callable[[Any], Any]]
@@ -100,6 +107,9 @@ class PlacementPane(Widget):
         self._seen_version = -1
         self._rebuild = True  # columns or filter changed: recompute every row
         self._rows: dict[str, tuple] = {}  # row key -> cells currently in the table
+        self._seen_shape = -1
+        self._drawn_at = 0.0
+        self._status = ""
 
     def compose(self) -> ComposeResult:
         yield Static("placement: waiting for TensorFlow", id="placement-status")
@@ -114,11 +124,16 @@ class PlacementPane(Widget):
 
     # -- live update -----------------------------------------------------------
 
-    def update_from(self, state: PlacementState) -> None:
+    def update_from(self, state: PlacementState, now: float | None = None) -> None:
         """Bring the table up to ``state``; cheap when nothing moved."""
         self._state = state
         if state.version == self._seen_version and not self._rebuild:
             return
+        now = time.monotonic() if now is None else now
+        if (state.shape_version == self._seen_shape and not self._rebuild
+                and now - self._drawn_at < COUNTS_INTERVAL):
+            return  # only counters moved: they catch up in a while
+        self._seen_shape, self._drawn_at = state.shape_version, now
         table = self.table
         if self._columns_stale(table):
             self._reset_columns(table)
@@ -204,7 +219,11 @@ class PlacementPane(Widget):
         if self.query_text:
             parts.append(f"search: {self.query_text!r}")
         parts.append(f"{len(self._rows)} rows")
-        self.query_one("#placement-status", Static).update(" · ".join(parts))
+        text = " · ".join(parts)
+        if text != self._status:
+            self._status = text
+            # One line, fixed height: a repaint, not a layout pass of the whole screen.
+            self.query_one("#placement-status", Static).update(text, layout=False)
 
     def _refresh_view(self, rebuild: bool = True) -> None:
         self._rebuild = self._rebuild or rebuild

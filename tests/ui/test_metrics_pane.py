@@ -1,0 +1,79 @@
+"""The loss curve under Pilot: when it redraws, and that a redraw is not paid twice.
+
+Events are a real recorded run (tests/fixtures/runs/demo-3-epochs: the demo CNN
+trained by tfmon on this machine).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
+from tfmon.recorder import read_events
+from tfmon.state import RunState
+from tfmon.ui.metrics_pane import LossCurve, MetricsPane
+
+RUN = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "demo-3-epochs"
+
+
+def split_at_epoch_end(events: list[dict], n: int) -> tuple[list[dict], list[dict]]:
+    """Events up to and including the n-th epoch_end, and the rest."""
+    seen = 0
+    for i, event in enumerate(events):
+        if event.get("type") == "epoch_end":
+            seen += 1
+            if seen == n:
+                return events[: i + 1], events[i + 1 :]
+    raise AssertionError(f"fewer than {n} epochs in the fixture")
+
+
+class CurveApp(App):
+    def compose(self) -> ComposeResult:
+        yield MetricsPane(id="metrics")
+
+
+@pytest.mark.asyncio
+async def test_curve_redraws_at_most_every_interval_epoch_ends_included():
+    first, rest = split_at_epoch_end(read_events(RUN), 1)
+    second, rest = split_at_epoch_end(rest, 1)
+    state = RunState()
+    state.apply_all(first)
+    app = CurveApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        curve = app.query_one(LossCurve)
+        curve.update_from(state.metrics, now=100.0)
+        assert curve._draws == 1
+        state.apply_all(second)  # the next epoch ends 1 s later: waits for the interval
+        curve.update_from(state.metrics, now=101.0)
+        assert curve._draws == 1
+        curve.update_from(state.metrics, now=100.0 + LossCurve.MIN_INTERVAL)
+        assert curve._draws == 2
+        # nothing new: no redraw however long it has been
+        curve.update_from(state.metrics, now=1000.0)
+        assert curve._draws == 2
+
+
+@pytest.mark.asyncio
+async def test_a_relayout_reuses_the_drawn_figure():
+    state = RunState()
+    state.apply_all(read_events(RUN))
+    app = CurveApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        curve = app.query_one(LossCurve)
+        curve.update_from(state.metrics, now=100.0)
+        await pilot.pause()
+        figure = curve.render()
+        text = "\n".join(s.text for s in curve.render_lines(Region(0, 0, curve.size.width, curve.size.height)))
+        assert "loss" in text and "epoch" in text
+        assert curve.render() is figure  # Textual asks again on every layout pass: no plotext rebuild
+        curve._draw(state.metrics)
+        redrawn = curve.render()
+        assert redrawn is not figure  # a new draw is a new figure
+        size = curve.size
+        await pilot.resize_terminal(140, 40)
+        await pilot.pause()
+        assert curve.size != size
+        assert curve.render() is not redrawn  # built again at the new size
