@@ -286,8 +286,10 @@ def report(runs: list[dict], variants: list[str] | None = None) -> str:
                 str(r["n"]),
                 fmt(r["train_s"], ".2f"),
                 fmt(r["train_s_ratio"], ".3f"),
+                _paired(r, "train_s"),
                 fmt(r["train_cpu_s"], ".2f"),
                 fmt(r["train_cpu_s_ratio"], ".3f"),
+                _paired(r, "train_cpu_s"),
                 fmt(r["wall_s"], ".1f"),
                 fmt(r["wall_s_ratio"], ".2f"),
                 fmt(r["rss_mb"], ".0f"),
@@ -295,12 +297,20 @@ def report(runs: list[dict], variants: list[str] | None = None) -> str:
                 fmt(r["cpu_s"], ".1f"),
                 fmt(r["tfmon_cpu_s"], ".2f"),
             ])
-        header = ["variant", "n", "train s", "x plain", "train CPU s", "x plain", "wall s", "x plain", "peak RSS MB", "+MB", "CPU s", "tfmon CPU s"]
+        header = ["variant", "n", "train s", "x plain", "paired (min-max)", "train CPU s", "x plain",
+                  "paired (min-max)", "wall s", "x plain", "peak RSS MB", "+MB", "CPU s", "tfmon CPU s"]
         out.append(f"{script} ({', '.join(str(b) for b in sorted(batches))} batches; medians)\n" + table(header, body))
         failed = [r for r in runs if r["script"] == script and not r.get("ok")]
         if failed:
             out.append(f"  {len(failed)} failed run(s): " + ", ".join(f"{r['variant']} (exit {r['exit_code']})" for r in failed))
     return "\n\n".join(out)
+
+
+def _paired(row: dict, key: str) -> str:
+    """The median of the per-round ratios to plain, and their range."""
+    if row.get(key + "_paired") is None:
+        return "-"
+    return f"{row[key + '_paired']:.3f} ({row[key + '_paired_min']:.2f}-{row[key + '_paired_max']:.2f})"
 
 
 def first_frame_report(runs: list[dict]) -> str | None:
@@ -346,8 +356,17 @@ def aims_report(runs: list[dict]) -> str:
         return "n/a " if ok is None else ("met " if ok else "MISS")
 
     for script, variant, key, limit, what in AIMS:
-        value = summary.get(script, {}).get(variant, {}).get(key)
-        lines.append(f"[{verdict(None if value is None else value <= limit)}] {what}: {'-' if value is None else f'{value:.3f}'}")
+        row = summary.get(script, {}).get(variant, {})
+        value = row.get(key)
+        paired = row.get(key.replace("_ratio", "_paired"))
+        judged = paired if paired is not None else value
+        detail = "-" if value is None else f"{value:.3f} (ratio of medians)"
+        if paired is not None:
+            lo, hi = row[key.replace("_ratio", "_paired_min")], row[key.replace("_ratio", "_paired_max")]
+            detail = f"{paired:.3f} paired median, rounds {lo:.2f}-{hi:.2f}; ratio of medians {value:.3f}"
+            if lo <= limit < hi:
+                detail += "; the rounds straddle the aim: within this machine's noise"
+        lines.append(f"[{verdict(None if judged is None else judged <= limit)}] {what}: {detail}")
     for script in ("demo_cnn", "tiny_mlp"):
         rows = summary.get(script, {})
         for other in ("keras-verbose1", "tensorboard"):

@@ -30,11 +30,33 @@ def ratio(value: float | None, base: float | None) -> float | None:
     return value / base
 
 
+def paired_ratios(runs: list[dict], key: str, baseline: str = "plain") -> dict[str, dict[str, list[float]]]:
+    """Per round, each variant's ``key`` over the baseline's in the same round.
+
+    Rounds alternate the variants back to back, so a ratio within one round
+    cancels the machine's drift between rounds (other load, thermal state): on
+    a shared VM its spread is the honest size of the noise.
+    Returns {script: {variant: [ratio per round, in round order]}}.
+    """
+    base: dict[tuple[str, int], float] = {}
+    for run in runs:
+        if run.get("ok") and run["variant"] == baseline and run.get(key):
+            base[(run["script"], run.get("round", 0))] = run[key]
+    out: dict[str, dict[str, list[float]]] = {}
+    for run in sorted(runs, key=lambda r: r.get("round", 0)):
+        b = base.get((run["script"], run.get("round", 0)))
+        if run.get("ok") and b and run.get(key) is not None:
+            out.setdefault(run["script"], {}).setdefault(run["variant"], []).append(run[key] / b)
+    return out
+
+
 def summarize(runs: list[dict], keys: Sequence[str], baseline: str = "plain") -> dict[str, dict[str, dict]]:
     """Medians of ``keys`` by (script, variant), with each median's ratio to the baseline variant's.
 
     ``runs``: one dict per run with "script", "variant", "ok" and the measured keys.
-    Returns {script: {variant: {key: median, key + "_ratio": ..., "n": runs}}}.
+    Returns {script: {variant: {key: median, key + "_ratio": ..., "n": runs}}}, and for
+    each key the median, lowest and highest of the per-round ratios (``paired_ratios``)
+    as key + "_paired", "_paired_min", "_paired_max".
     """
     grouped: dict[str, dict[str, list[dict]]] = {}
     for run in runs:
@@ -52,6 +74,10 @@ def summarize(runs: list[dict], keys: Sequence[str], baseline: str = "plain") ->
                     row[k + "_delta"] = row[k] - base[k]
                 else:
                     row[k + "_delta"] = None
+        for k in keys:
+            for variant, ratios in paired_ratios(runs, k, baseline).get(script, {}).items():
+                meds[variant] |= {k + "_paired": median(ratios), k + "_paired_min": min(ratios),
+                                  k + "_paired_max": max(ratios)}
         out[script] = meds
     return out
 

@@ -42,6 +42,22 @@ def test_summarize_medians_and_ratios_against_plain():
     assert "tfmon-ui" not in s["demo_cnn"]  # failed runs are left out of the medians
 
 
+def test_paired_ratios_cancel_drift_between_rounds():
+    # The machine slows down by half in round 1: medians of each variant mix the two
+    # speeds, the per-round ratios do not.
+    runs = [
+        _run("demo_cnn", "plain", 2.0, 600, round=0), _run("demo_cnn", "tfmon-ui", 2.1, 640, round=0),
+        _run("demo_cnn", "plain", 3.0, 600, round=1), _run("demo_cnn", "tfmon-ui", 3.15, 640, round=1),
+        _run("demo_cnn", "plain", 2.1, 600, round=2), _run("demo_cnn", "tfmon-ui", 9.9, 640, round=2, ok=False),
+    ]
+    assert stats.paired_ratios(runs, "train_s")["demo_cnn"]["tfmon-ui"] == [1.05, 1.05]
+    row = stats.summarize(runs, ("train_s",))["demo_cnn"]["tfmon-ui"]
+    assert abs(row["train_s_paired"] - 1.05) < 1e-9 and row["train_s_paired_min"] == row["train_s_paired_max"]
+    assert abs(row["train_s_ratio"] - 2.625 / 2.1) < 1e-9  # the ratio of medians reads 1.25 here
+    aims = overhead.aims_report(runs)
+    assert "[MISS] demo CNN, full UI <= 1.03x plain: 1.050 paired median, rounds 1.05-1.05" in aims
+
+
 def test_table_is_aligned_markdown():
     text = stats.table(["a", "bb"], [["x", "1.00"], ["yyy", "10.00"]])
     lines = text.splitlines()
