@@ -68,6 +68,15 @@ class RunInfo:
         """What fit announced, or what the first epoch showed when fit did not know."""
         return self.steps or self._epoch_steps
 
+    def between_fits(self) -> str | None:
+        """Why no batch boundary is coming (pause and checkpoint are served only
+        inside a training loop), or None while one runs."""
+        if not self.fit:
+            return "training has not started yet"
+        if self.stop_reason is not None:
+            return f"fit has ended ({self.stop_reason})"
+        return None
+
     def eta_seconds(self) -> float | None:
         """Remaining steps of this fit at the current speed."""
         steps = self.steps_per_epoch

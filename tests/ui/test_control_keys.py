@@ -155,3 +155,27 @@ async def test_second_stop_after_fit_offers_to_interrupt_the_script(tmp_path, sc
         assert "after fit" in output and "script end" not in output
     finally:
         run.finish()
+
+
+async def test_checkpoint_after_fit_says_it_waits_for_a_next_fit(tmp_path, scripts):
+    # The gate is served at batch boundaries only: after fit there is none, and a
+    # silent "checkpoint requested" would promise a file that never comes.
+    run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5", "60"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3)
+            await pilot.press("s")
+            await wait_for(lambda: app.state.info.stop_reason == "stopped by user")
+            await pilot.press("c")
+            await pilot.pause(0.5)
+            messages = [n.message for n in app._notifications]
+            assert any(m.startswith("fit has ended (stopped by user): the checkpoint is saved at the next batch")
+                       for m in messages), messages
+            assert not any(m.startswith("checkpoint requested") for m in messages)
+            assert of_type(run, "checkpoint") == []
+            await pilot.press("s")
+            await pilot.pause(0.2)
+            await pilot.press("y")  # interrupt the script's long sleep
+            assert run.job_done.wait(30)
+    finally:
+        run.finish()

@@ -257,6 +257,9 @@ class ControlChannel:
         done_event = self._wait_for(action, mark, wait) if wait > 0 else None
         reply: dict[str, Any] = {"ok": True, "action": action, "done": done_event is not None}
         reply["message"] = _describe(action, done_event)
+        idle = self._view.info.between_fits()
+        if idle and done_event is None and action in ("pause", "checkpoint"):
+            reply["message"] += f" ({idle}: it waits for the next batch, if the script trains again)"
         if done_event is not None:
             reply["event"] = done_event
             if done_event["type"] == events.CHECKPOINT and not done_event.get("ok"):

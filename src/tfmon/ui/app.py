@@ -247,11 +247,20 @@ class TfmonApp(App[int]):
         return True
 
     def action_toggle_pause(self) -> None:
-        self._send("toggle_pause")
+        if self._send("toggle_pause"):
+            idle = self.state.info.between_fits()
+            if idle and not self.state.info.pause_requested and self.state.info.paused_since is None:
+                self.notify(f"{idle}: the pause takes effect at the next batch, if the script trains (again)",
+                            severity="warning", timeout=6)
 
     def action_checkpoint(self) -> None:
         if self._send("checkpoint"):
-            self.notify("checkpoint requested: saved at the next batch boundary", timeout=3)
+            idle = self.state.info.between_fits()
+            if idle:
+                self.notify(f"{idle}: the checkpoint is saved at the next batch, if the script trains (again)",
+                            severity="warning", timeout=6)
+            else:
+                self.notify("checkpoint requested: saved at the next batch boundary", timeout=3)
 
     def action_stop(self) -> None:
         info = self.state.info
