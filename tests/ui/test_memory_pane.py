@@ -160,3 +160,28 @@ async def test_update_is_skipped_when_version_has_not_moved_and_rows_hide():
         await pilot.pause()
         assert calls == [1]
         assert "proc" not in pane.row_texts() and "system" in pane.row_texts()
+
+
+async def test_bars_are_text_with_no_timers_waking_the_ui_thread():
+    # Each wake-up of the UI thread takes the GIL from the training thread: a pane
+    # that only changes on samples must not keep timers of its own.
+    from tfmon.ui.memory_pane import FractionBar
+
+    app = PaneApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _show(app, pilot, recorded_events())
+        pane = app.query_one(MemoryPane)
+        assert [w for w in pane.walk_children() if getattr(w, "_timers", None)] == []
+        bars = list(pane.query(FractionBar))
+        assert bars and all(b.region.width == 18 for b in bars if b.display)
+        bar = bars[0]
+        bar.set_fraction(0.5)
+        await pilot.pause()
+        text = bar.render()
+        assert text.plain == "━" * 13 + "  50%"  # 13 cells, then the figure
+        assert text.spans[0].start == 6 and text.spans[0].end == 13  # 6 filled, 7 in the empty style
+        bar.set_fraction(None)
+        await pilot.pause()
+        assert bar.render().plain == ""
+        bar.set_fraction(1.7)  # clamped
+        assert bar.fraction == 1.0

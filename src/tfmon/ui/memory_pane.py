@@ -8,13 +8,54 @@ sparklines and percentages give way so that the values stay readable at 80x24.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Label, ProgressBar, Sparkline, Static
+from textual.widget import Widget
+from textual.widgets import Label, Sparkline, Static
 
 from tfmon.memory.state import MemoryState, Row
 
 NARROW = 60  # columns
+
+
+class FractionBar(Widget):
+    """A bar and its percentage, drawn as text when its value changes.
+
+    Not Textual's ProgressBar: that one keeps a 1 s ETA timer per bar and
+    animates at 15 Hz while it has no value, and every wake-up of the UI thread
+    takes the GIL from the training thread."""
+
+    COMPONENT_CLASSES = {"bar--filled", "bar--empty"}
+    DEFAULT_CSS = """
+    FractionBar { height: 1; }
+    FractionBar > .bar--filled { color: $primary; }
+    FractionBar > .bar--empty { color: $foreground 15%; }
+    FractionBar.-high > .bar--filled { color: $error; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fraction: float | None = None
+
+    def set_fraction(self, fraction: float | None) -> None:
+        fraction = None if fraction is None else min(max(fraction, 0.0), 1.0)
+        if fraction != self.fraction:
+            self.fraction = fraction
+            self.refresh()
+
+    def render(self) -> Text:
+        if self.fraction is None:
+            return Text()
+        width = self.size.width
+        label = f"{self.fraction * 100:3.0f}%" if width >= 12 else ""
+        cells = max(width - len(label) - (1 if label else 0), 1)
+        filled = round(self.fraction * cells)
+        text = Text("━" * filled, self.get_component_rich_style("bar--filled"))
+        text.append("━" * (cells - filled), self.get_component_rich_style("bar--empty"))
+        if label:
+            text.append(" " + label)
+        return text
 
 
 class MemoryRow(Horizontal):
@@ -23,17 +64,13 @@ class MemoryRow(Horizontal):
     DEFAULT_CSS = """
     MemoryRow { height: 1; width: 1fr; }
     MemoryRow > .mem-label { width: 10; color: $text-muted; }
-    MemoryRow > ProgressBar { width: 18; }
-    MemoryRow > ProgressBar Bar { width: 1fr; }
+    MemoryRow > FractionBar { width: 18; }
     MemoryRow > .mem-value { width: 30; padding-left: 1; }
     MemoryRow > Sparkline { width: 1fr; min-width: 8; }
-    MemoryRow.-no-bar > ProgressBar { visibility: hidden; }
     MemoryRow.-no-spark > Sparkline { visibility: hidden; }
-    MemoryRow.-text > ProgressBar, MemoryRow.-text > Sparkline { display: none; }
+    MemoryRow.-text > FractionBar, MemoryRow.-text > Sparkline { display: none; }
     MemoryRow.-text { height: auto; }
     MemoryRow.-text > .mem-value { width: 1fr; height: auto; padding-left: 0; }
-    MemoryRow.-high > ProgressBar Bar > .bar--bar { color: $error; }
-    MemoryRow.-high > ProgressBar Bar > .bar--complete { color: $error; }
     """
 
     def __init__(self, row: Row) -> None:
@@ -41,7 +78,7 @@ class MemoryRow(Horizontal):
         self._label = Label(row.label, classes="mem-label")
         self._shown_label = row.label
         self._shown_text = ""
-        self._bar = ProgressBar(total=100, show_eta=False)
+        self._bar = FractionBar()
         self._value = Label("", classes="mem-value")
         self._spark = Sparkline([])
         self._row = row
@@ -63,9 +100,8 @@ class MemoryRow(Horizontal):
             return  # on_mount shows it
         text_only = row.fraction is None and row.history is None
         self.set_class(text_only, "-text")
-        self.set_class(row.fraction is None, "-no-bar")
         self.set_class(row.history is None, "-no-spark")
-        self.set_class(row.fraction is not None and row.fraction >= 0.9, "-high")
+        self._bar.set_class(row.fraction is not None and row.fraction >= 0.9, "-high")
         # Fixed-size cells: repaint without a layout pass of the whole screen, and
         # only when the text changed (a text-only row wraps: it keeps its layout).
         if row.label != self._shown_label:
@@ -74,8 +110,7 @@ class MemoryRow(Horizontal):
         if row.text != self._shown_text:
             self._shown_text = row.text
             self._value.update(row.text, layout=text_only)
-        if row.fraction is not None:
-            self._bar.update(progress=round(row.fraction * 100, 1))
+        self._bar.set_fraction(row.fraction)
         self._spark.data = list(row.history) if row.history else []
 
     @property
@@ -90,8 +125,7 @@ class MemoryPane(VerticalScroll, can_focus=False):
     MemoryPane > #mem-leak { height: auto; }
     MemoryPane > #mem-warnings { height: auto; color: $warning; }
     MemoryPane.-narrow MemoryRow > Sparkline { display: none; }
-    MemoryPane.-narrow MemoryRow > ProgressBar { width: 10; }
-    MemoryPane.-narrow MemoryRow > ProgressBar PercentageStatus { display: none; }
+    MemoryPane.-narrow MemoryRow > FractionBar { width: 10; }
     MemoryPane.-narrow MemoryRow > .mem-label { width: 9; }
     MemoryPane.-narrow MemoryRow > .mem-value { width: 1fr; }
     """
