@@ -16,6 +16,11 @@ Measured per run:
 - ``tfmon_cpu_s``: CPU of tfmon's own threads (recorder, fd readers, sampler,
   printer, control channel; under the UI also the main thread running Textual
   and Textual's input/output threads), from benchmarks/tfmon_launch.py;
+- ``main_cpu_per_s``: CPU of tfmon's main thread (Textual under the UI) over the
+  training span, per second of it: the UI's cost alone, steadier than the ratios;
+- ``epoch_gap_s``: the longest time from an epoch's end (after its validation) to
+  the next batch's end: the next epoch's set-up, one batch, and any monitor's
+  epoch-end work;
 - under the UI: ``first_frame_s`` (process start to ``TfmonApp.first_frame_at``),
   ``screen_s`` (to the footer being visible on the pty) and ``tf_imported_s``.
 """
@@ -172,6 +177,10 @@ def _timing(path: Path) -> dict:
     out = {"train_s": rec["train_s"], "train_cpu_s": rec.get("train_cpu_s"), "batches": rec["batches"]}
     if rec["batches"] > 1:
         out["batch_ms"] = 1000 * rec["train_s"] / (rec["batches"] - 1)
+    out["epoch_gap_s"] = rec.get("epoch_gap_s")
+    if rec.get("main_thread_cpu_s") is not None and rec["train_s"] > 0:
+        # tfmon's main thread (the UI's, or headless output) while the script trains
+        out["main_cpu_per_s"] = rec["main_thread_cpu_s"] / rec["train_s"]
     return out
 
 
@@ -266,7 +275,8 @@ if __name__ == "__main__":  # one run, for trying things: python -m benchmarks.o
 
 # ----------------------------------------------------------------------------- report (pure)
 
-KEYS = ("train_s", "train_cpu_s", "wall_s", "rss_mb", "cpu_s", "tfmon_cpu_s", "first_frame_s", "screen_s", "tf_imported_s")
+KEYS = ("train_s", "train_cpu_s", "wall_s", "rss_mb", "cpu_s", "tfmon_cpu_s", "main_cpu_per_s", "epoch_gap_s", "first_frame_s",
+        "screen_s", "tf_imported_s")
 
 
 def report(runs: list[dict], variants: list[str] | None = None) -> str:
@@ -296,9 +306,12 @@ def report(runs: list[dict], variants: list[str] | None = None) -> str:
                 fmt(r["rss_mb_delta"], "+.0f"),
                 fmt(r["cpu_s"], ".1f"),
                 fmt(r["tfmon_cpu_s"], ".2f"),
+                fmt(r["main_cpu_per_s"], ".3f"),
+                fmt(None if r["epoch_gap_s"] is None else r["epoch_gap_s"] * 1000, ".0f"),
             ])
         header = ["variant", "n", "train s", "x plain", "paired (min-max)", "train CPU s", "x plain",
-                  "paired (min-max)", "wall s", "x plain", "peak RSS MB", "+MB", "CPU s", "tfmon CPU s"]
+                  "paired (min-max)", "wall s", "x plain", "peak RSS MB", "+MB", "CPU s", "tfmon CPU s", "main thread CPU-s/s",
+                  "epoch gap ms"]
         out.append(f"{script} ({', '.join(str(b) for b in sorted(batches))} batches; medians)\n" + table(header, body))
         failed = [r for r in runs if r["script"] == script and not r.get("ok")]
         if failed:

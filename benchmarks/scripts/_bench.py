@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import threading
 import time
 
 #: Wall-clock time this module was imported: the script's start, before TensorFlow.
@@ -34,6 +36,22 @@ def parser(description: str, **defaults) -> argparse.ArgumentParser:
     return p
 
 
+def _main_thread_cpu() -> float | None:
+    """CPU seconds of the process's main thread, when the script runs in another one.
+
+    Under ``tfmon`` the main thread is the UI's (Textual) and the script a worker
+    thread: this is what the UI costs while training runs. Linux only (/proc);
+    None under plain python, where the main thread is the training itself."""
+    if threading.current_thread() is threading.main_thread():
+        return None
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def callbacks(args) -> list:
     """The timing callback first, then TensorBoard's when asked."""
     import keras
@@ -44,13 +62,21 @@ def callbacks(args) -> list:
             self.first = self.last = None
             self.batches = 0
             self.epoch_ends: list[float] = []
+            self.epoch_gaps: list[float] = []
+            self.gap_open = False
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.time()
             cpu = time.process_time()  # every thread of the process: TF's pools, the monitor's
             if self.first is None:
                 self.first, self.cpu_first = now, cpu
+                self.main_first = _main_thread_cpu()
             self.last, self.cpu_last = now, cpu
+            if self.epoch_ends and self.gap_open:
+                # the next epoch's set-up and first batch, and whatever a monitor does at
+                # an epoch's end after this callback (finding 8 of benchmarks/README.md)
+                self.epoch_gaps.append(now - self.epoch_ends[-1])
+                self.gap_open = False
             self.batches += 1
             LIVE["global_step"] = self.batches
             if LIVE["record"]:
@@ -58,6 +84,7 @@ def callbacks(args) -> list:
 
         def on_epoch_end(self, epoch, logs=None):
             self.epoch_ends.append(time.time())
+            self.gap_open = True
 
         def on_train_end(self, logs=None):
             if not args.bench_out or self.first is None:
@@ -72,7 +99,12 @@ def callbacks(args) -> list:
                 "train_s": self.last - self.first,
                 "train_cpu_s": self.cpu_last - self.cpu_first,
                 "epochs": len(self.epoch_ends),
+                "epoch_gap_s": max(self.epoch_gaps) if self.epoch_gaps else None,
             }
+            main_last = _main_thread_cpu()
+            if self.main_first is not None and main_last is not None:
+                # read once at the end, not per batch: /proc is a syscall or three
+                record["main_thread_cpu_s"] = main_last - self.main_first
             with open(args.bench_out, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
 
