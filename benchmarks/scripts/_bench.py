@@ -100,6 +100,7 @@ def callbacks(args) -> list:
                 "train_cpu_s": self.cpu_last - self.cpu_first,
                 "epochs": len(self.epoch_ends),
                 "epoch_gap_s": max(self.epoch_gaps) if self.epoch_gaps else None,
+                "epoch_gaps_s": sum(self.epoch_gaps),
             }
             main_last = _main_thread_cpu()
             if self.main_first is not None and main_last is not None:
