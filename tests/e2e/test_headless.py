@@ -100,6 +100,15 @@ def test_keras_variety_and_c_level_output(tmp_path, scripts):
     custom_epochs = [e for e in done.of_type("epoch_end") if "custom_loss" in e["metrics"]]
     assert len(custom_epochs) == 2 and custom_epochs[0]["steps"] == 8
     assert len(done.of_type("evaluate_end")) == 1
+    # The by-layer view uses the names the models gave their layers, not the scopes
+    # TensorFlow made unique (dense_1, dense_1_2 and dense_2_1 in the placement lines).
+    from tfmon.state import RunState
+
+    state = RunState()
+    state.apply_all(done.events())
+    layers = set(state.placement.layer_rows)
+    assert {"dense", "dense_1", "dense_2"} <= layers, layers
+    assert not layers & {"dense_1_2", "dense_2_1"}, layers
     # C-level writes to fd 1 and fd 2 reach output.log and log events, never tfmon's own output
     logs = {(e["stream"], e["text"]) for e in done.of_type("log")}
     assert ("stdout", "C-LEVEL-STDOUT marker") in logs

@@ -137,6 +137,64 @@ def test_fit_layers_and_phases(fit_run):
     assert fit_run.state.op_rows[("MatMul", "CPU:0")].layers == {"dense_1", "dense_1_2"}
 
 
+# --- layer names: Keras 3's graph scopes are TF-uniquified ------------------------
+
+NAMED = "tf2.21.0-keras3.15.1-cpu-linux-named-layers"
+#: the model of NAMED (benchmarks' capture script in the fixture's header line):
+#: Sequential([Input((8,)), Dense(4), Dense(4), Dense(4, name="block_1"), Dense(1, name="head")])
+NAMED_LAYERS = ["dense", "dense_1", "block_1", "head"]
+
+
+def test_keras3_scopes_replay_tfs_renaming_on_two_real_captures():
+    from tfmon.placement.layers import attribute, keras3_scopes
+
+    # The fit capture's model had Dense layers named dense and dense_1.
+    assert keras3_scopes(["dense", "dense_1"]) == {"dense_1": "dense", "dense_1_2": "dense_1"}
+    scopes = keras3_scopes(NAMED_LAYERS)
+    seen = set()
+    for line in (FIXTURES / f"{NAMED}.stdout.log").read_text().splitlines():
+        if ": (" in line and "/" in line:
+            layer, phase = attribute(line.split(": (")[0])
+            if layer and layer not in ("loss",) and not layer.startswith("sgd"):
+                seen.add(layer)
+    assert seen == {"dense_1", "dense_1_2", "block_1_1", "head_1"}  # what TF wrote
+    assert {scopes[s] for s in seen} == set(NAMED_LAYERS)  # every scope maps to its layer
+
+
+def test_fit_start_names_the_layers_before_or_after_the_placements(fit_run):
+    from tfmon.placement.layers import keras3_scopes
+
+    scopes = keras3_scopes(["dense", "dense_1"])
+    for first in ("names", "placements"):
+        run = Run()
+        if first == "names":
+            run.state.apply({"type": "fit_start", "fit": 1, "layer_scopes": scopes})
+        run.feed_file(f"{FIT}.stderr.log", "stderr")
+        run.feed_file(f"{FIT}.stdout.log", "stdout")
+        if first == "placements":
+            run.state.apply({"type": "fit_start", "fit": 1, "layer_scopes": scopes})
+        rows = run.state.layer_rows
+        assert set(rows) == {"dense", "dense_1", "loss", "adam_w"}, first
+        # the same counts as under the scope names (test_fit_layers_and_phases)
+        assert rows["dense"].phases["backward"] == Counter({"CPU:0": 3})
+        assert rows["dense_1"].phases["forward"] == Counter({"CPU:0": 5})
+        assert rows["dense_1"].phases["backward"] == Counter({"CPU:0": 5})
+        assert run.state.op_rows[("MatMul", "CPU:0")].layers == {"dense", "dense_1"}
+
+
+def test_a_fallback_is_shown_under_the_layer_name():
+    from tfmon.placement.layers import keras3_scopes
+
+    state = PlacementState()
+    state.apply({"type": "fit_start", "fit": 1, "layer_scopes": keras3_scopes(["conv2d", "dense"])})
+    event = {"type": "fallback", "op": "Conv2DBackpropFilter", "device": "CPU:0", "layer": "conv2d_1",
+             "node": "StatefulPartitionedCall/gradient_tape/sequential_1/conv2d_1/x", "phase": "backward"}
+    state.apply(event)
+    assert [g["layer"] for g in state.fallback_groups()] == ["conv2d"]
+    assert state.layer_rows["conv2d"].fallbacks == 1
+    assert event["layer"] == "conv2d_1"  # the recorded event keeps what TF logged
+
+
 def test_fit_on_cpu_only_machine_reports_no_fallbacks(fit_run):
     assert fit_run.of("fallback") == []
     assert fit_run.state.fallback_count == 0

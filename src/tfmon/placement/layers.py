@@ -10,11 +10,18 @@ Keras builds its train step inside name scopes, so node names carry the path:
 The outermost model scope is skipped and the next scope is the layer (a nested
 model therefore shows as one layer). Names without such a path (the step's
 own bookkeeping, eager ops) have no layer.
+
+Those scopes are not quite the layers' names under Keras 3: TensorFlow makes
+each name scope unique in its graph, and Keras 3 opens a layer's scope twice,
+so layers ``dense`` and ``dense_1`` run under ``dense_1`` and ``dense_1_2``.
+``keras3_scopes`` replays that renaming from the model's layer names, which
+the Keras probe sends with ``fit_start``; tf.keras (2.x) scopes are the names.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 FORWARD = "forward"
 BACKWARD = "backward"
@@ -70,3 +77,37 @@ def attribute(name: str) -> tuple[str | None, str]:
         # model scope / layer scope / op...
         return parts[1], phase
     return None, phase
+
+
+def _unique_name(in_use: dict[str, int], name: str) -> str:
+    """``tf.Graph.unique_name``: the first use keeps the name, later ones get ``_N``
+    (skipping any ``name_N`` already taken)."""
+    key = name.lower()
+    i = in_use.get(key, 0)
+    in_use[key] = i + 1
+    if i == 0:
+        return name
+    base = key
+    while key in in_use:
+        key = f"{base}_{i}"
+        i += 1
+    in_use[key] = 1
+    return f"{name}_{i - 1}"
+
+
+def keras3_scopes(layer_names: Iterable[str]) -> dict[str, str]:
+    """Graph scope -> layer name for the layers of a Keras 3 model, in call order.
+
+    Each layer's name is used twice in its model's scope and the second use is the
+    scope its ops carry (checked against real placement logs: layers ``dense``,
+    ``dense_1``, ``block_1``, ``head`` run under ``dense_1``, ``dense_1_2``,
+    ``block_1_1``, ``head_1``). Only scopes that differ from a name are returned.
+    """
+    in_use: dict[str, int] = {}
+    scopes: dict[str, str] = {}
+    for name in layer_names:
+        _unique_name(in_use, name)  # Keras' own, outer use
+        scope = _unique_name(in_use, name)
+        if scope != name:
+            scopes[scope] = name
+    return scopes

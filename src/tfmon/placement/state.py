@@ -82,6 +82,7 @@ class PlacementState:
         self.total_nodes = 0
         self.eager_executions = 0
         self._groups_cache: tuple[int, list[dict]] = (-1, [])
+        self._layer_of_scope: dict[str, str] = {}  # graph scope -> Keras layer name
 
     # -- folding -------------------------------------------------------------
 
@@ -99,6 +100,28 @@ class PlacementState:
         elif kind == "environment":
             self.findings = list(event.get("findings") or [])
             self._bump(fallbacks=True)
+        elif kind == "fit_start" and event.get("layer_scopes"):
+            self._learn_layer_names(event["layer_scopes"])
+
+    def _learn_layer_names(self, scopes: dict[str, str]) -> None:
+        """Show layers by the names the model gave them (``layers.keras3_scopes``);
+        rows already made under a scope name are renamed (merged)."""
+        self._layer_of_scope.update(scopes)
+        version = self._bump(fallbacks=True)
+        for scope in [s for s in self.layer_rows if s in scopes]:
+            old = self.layer_rows.pop(scope)
+            row = self._layer_row(scopes[scope])
+            for phase, devices in old.phases.items():
+                row.phases[phase].update(devices)
+            row.ops |= old.ops
+            row.fallbacks += old.fallbacks
+            row.version = version
+        for op_row in self.op_rows.values():
+            if op_row.layers & scopes.keys():
+                op_row.layers = {scopes.get(layer, layer) for layer in op_row.layers}
+                op_row.version = version
+        self.fallbacks = [dict(fb, layer=scopes[fb["layer"]]) if fb.get("layer") in scopes else fb
+                          for fb in self.fallbacks]
 
     def _bump(self, fallbacks: bool = False, shape: bool = True) -> int:
         self.version += 1
@@ -138,6 +161,7 @@ class PlacementState:
             self.compute_nodes[device_type(device)] += 1
             layer, phase = layers.attribute(name)
             if layer is not None:
+                layer = self._layer_of_scope.get(layer, layer)
                 row.layers.add(layer)
                 lrow = self._layer_row(layer)
                 lrow.phases[phase][device] += 1
@@ -152,6 +176,9 @@ class PlacementState:
 
     def _apply_fallback(self, event: dict) -> None:
         version = self._bump(fallbacks=True)
+        if event.get("layer") in self._layer_of_scope:
+            # a copy: the same dict goes to the recorder, which keeps what TF logged
+            event = dict(event, layer=self._layer_of_scope[event["layer"]])
         self.fallbacks.append(event)
         row = self._op_row(event["op"], event["device"])
         row.fallbacks += 1

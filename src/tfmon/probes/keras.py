@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from tfmon import events
+from tfmon.placement.layers import keras3_scopes
 from tfmon.probes.checkpoint import save_keras_model
 from tfmon.probes.context import ProbeContext
 
@@ -71,6 +72,7 @@ class _TfmonCallbackMixin:
             batch_size=self.batch_size,
             model=getattr(self.model, "name", None),
             params=_count_params(self.model),
+            layer_scopes=_layer_scopes(self.model),
         )
         if "tensorflow" in sys.modules:
             # The script has built its model: TF's devices are initialised now.
@@ -149,6 +151,18 @@ def _learning_rate(model: Any) -> float | None:
         return float(model.optimizer.learning_rate)
     except Exception:
         return None
+
+
+def _layer_scopes(model: Any) -> dict[str, str]:
+    """Graph scope -> layer name where they differ (Keras 3 renames its scopes;
+    tf.keras does not). Empty when the layers cannot be listed."""
+    if "tf_keras" in type(model).__module__:
+        return {}
+    try:
+        names = [layer.name for layer in model.layers]
+    except Exception:
+        return {}
+    return keras3_scopes(names[:2000])
 
 
 def _count_params(model: Any) -> int | None:
