@@ -104,7 +104,8 @@ def _apply_experiments(spec: str) -> None:
 
     ``TFMON_BENCH_EXPERIMENTS`` is a comma-separated list of:
     ``switch=S`` sys.setswitchinterval(S); ``reader_sleep=S`` the fd readers wait S
-    seconds after each read (fewer, larger reads); ``static_nolayout`` Static.update
+    seconds after each read (fewer, larger reads); ``read_nap=S`` the readers' own nap
+    after a short read (``capture.READ_NAP``) set to S; ``static_nolayout`` Static.update
     never asks for a layout pass; ``defer_job`` the script starts after the first frame.
     """
     for item in filter(None, (x.strip() for x in spec.split(","))):
@@ -115,6 +116,10 @@ def _apply_experiments(spec: str) -> None:
             from tfmon.probes import capture
 
             capture.os = _SleepyOs(float(value))
+        elif name == "read_nap":
+            from tfmon.probes import capture
+
+            capture.READ_NAP = float(value)
         elif name == "static_nolayout":
             from textual.widgets import Static
 
