@@ -35,6 +35,7 @@ BATCH = "batch"
 EPOCH_END = "epoch_end"
 FIT_END = "fit_end"
 EVALUATE_END = "evaluate_end"
+PREDICT_END = "predict_end"
 SCALAR = "scalar"
 # Output
 LOG = "log"
@@ -54,6 +55,11 @@ def checkpoint_text(e: Event) -> str:
     if e.get("ok"):
         return f"checkpoint saved: {e.get('path')} ({(e.get('size') or 0) / 1e6:.1f} MB)"
     return f"checkpoint failed: {e.get('error')}"
+
+
+def predict_text(e: Event) -> str:
+    """How a ``predict_end`` event reads (UI log, headless)."""
+    return f"predict: {e.get('batches')} batches in {e.get('seconds', 0):.2f}s"
 
 
 def make(type_: str, **fields: Any) -> Event:

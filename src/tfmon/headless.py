@@ -32,6 +32,8 @@ def format_event(e: Event) -> str | None:
     if kind == events.EVALUATE_END:
         metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
         return f"evaluate  {metrics}"
+    if kind == events.PREDICT_END:
+        return f"tfmon: {events.predict_text(e)}"
     if kind == events.CHECKPOINT:
         return f"tfmon: {events.checkpoint_text(e)}"
     if kind == events.PAUSED:

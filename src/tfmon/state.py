@@ -292,6 +292,8 @@ class LogState:
             else:
                 self.notices.append(("error", text))
             self.lines.append(("tfmon", text, None))
+        elif kind == events.PREDICT_END:
+            self.lines.append(("tfmon", events.predict_text(e), None))
         else:
             return
         self.version += 1

@@ -100,6 +100,10 @@ def test_keras_variety_and_c_level_output(tmp_path, scripts):
     custom_epochs = [e for e in done.of_type("epoch_end") if "custom_loss" in e["metrics"]]
     assert len(custom_epochs) == 2 and custom_epochs[0]["steps"] == 8
     assert len(done.of_type("evaluate_end")) == 1
+    predicts = done.of_type("predict_end")
+    assert [p["batches"] for p in predicts] == [4]  # 128 samples, Keras' default batch of 32
+    assert "tfmon: predict: 4 batches in" in done.stdout
+    assert "predict shape: (128, 1)" in done.output_log()  # the script got its result
     # The by-layer view uses the names the models gave their layers, not the scopes
     # TensorFlow made unique (dense_1, dense_1_2 and dense_2_1 in the placement lines).
     from tfmon.state import RunState

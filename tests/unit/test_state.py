@@ -128,3 +128,14 @@ def test_a_flood_of_batch_events_in_one_drain_keeps_what_can_show():
     assert s.events_seen == 50_002
     assert s.info.step == 50_000 and len(s.metrics.rows) == 1
     assert len(s.metrics.batch_loss) == BATCH_HISTORY
+
+
+def test_predict_and_between_fits_read_as_a_person_would():
+    s = RunState()
+    assert s.info.between_fits() == "training has not started yet"
+    s.apply_all([ev("fit_start", 1.0, fit=1, epochs=2, steps=10)])
+    assert s.info.between_fits() is None
+    s.apply_all([ev("fit_end", 2.0, fit=1, epochs_done=2, reason="completed"),
+                 ev("predict_end", 3.0, batches=4, seconds=0.25)])
+    assert s.info.between_fits() == "fit has ended (completed)"
+    assert list(s.log.lines)[-1] == ("tfmon", "predict: 4 batches in 0.25s", None)

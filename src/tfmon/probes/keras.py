@@ -22,6 +22,7 @@ from tfmon.probes.context import ProbeContext
 _PATCHED = "__tfmon_patched__"
 _FIT_CALLBACKS_POSITION = 5  # fit(x, y, batch_size, epochs, verbose, callbacks, ...)
 _EVALUATE_CALLBACKS_POSITION = 6  # evaluate(x, y, batch_size, verbose, sample_weight, steps, callbacks)
+_PREDICT_CALLBACKS_POSITION = 4  # predict(x, batch_size, verbose, steps, callbacks)
 
 
 def _clean(logs: dict | None) -> dict[str, float]:
@@ -208,6 +209,36 @@ def _wrap_fit(fit, callback_class: type, ctx: ProbeContext):
     return fit_with_tfmon
 
 
+class _PredictCallbackMixin:
+    """predict: how many batches in how long (a batch count only, O(1) per batch)."""
+
+    def _setup(self, ctx: ProbeContext, batch_size: int | None) -> None:
+        self.ctx = ctx
+        self.batches = 0
+        self._started = time.perf_counter()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_predict_end(self, logs=None):
+        self.ctx.emit(events.PREDICT_END, batches=self.batches,
+                      seconds=round(time.perf_counter() - self._started, 4))
+
+
+def _wrap_predict(predict, callback_class: type, ctx: ProbeContext):
+    @functools.wraps(predict)
+    def predict_with_tfmon(self, *args, **kwargs):
+        user_callbacks = kwargs.get("callbacks")
+        if len(args) <= _PREDICT_CALLBACKS_POSITION and isinstance(user_callbacks, (list, tuple, type(None))):
+            callback = callback_class()
+            callback._setup(ctx, None)
+            kwargs["callbacks"] = [*(user_callbacks or []), callback]  # a new list: the user's is unchanged
+        return predict(self, *args, **kwargs)
+
+    setattr(predict_with_tfmon, _PATCHED, predict)
+    return predict_with_tfmon
+
+
 def _wrap_evaluate(evaluate, callback_class: type, ctx: ProbeContext):
     @functools.wraps(evaluate)
     def evaluate_with_tfmon(self, *args, **kwargs):
@@ -224,7 +255,7 @@ def _wrap_evaluate(evaluate, callback_class: type, ctx: ProbeContext):
 
 
 def install(ctx: ProbeContext, module_names: tuple[str, ...] = ("keras", "tf_keras")) -> list[str]:
-    """Patch ``Model.fit`` and ``Model.evaluate`` of every Keras that is importable."""
+    """Patch ``Model.fit``, ``evaluate`` and ``predict`` of every Keras that is importable."""
     patched = []
     for name in module_names:
         module = _import(name)
@@ -239,8 +270,10 @@ def install(ctx: ProbeContext, module_names: tuple[str, ...] = ("keras", "tf_ker
             "_setup": _TfmonCallbackMixin._setup,
             "on_test_end": _TfmonCallbackMixin.on_test_end,
         })
+        predict_cls = type("TfmonPredictCallback", (_PredictCallbackMixin, module.callbacks.Callback), {})
         model_cls.fit = _wrap_fit(model_cls.fit, cls, ctx)
         model_cls.evaluate = _wrap_evaluate(model_cls.evaluate, eval_cls, ctx)
+        model_cls.predict = _wrap_predict(model_cls.predict, predict_cls, ctx)
         patched.append(name)
     return patched
 
@@ -250,7 +283,7 @@ def uninstall(module_names: tuple[str, ...] = ("keras", "tf_keras")) -> None:
         module = sys.modules.get(name)
         if module is None:
             continue
-        for attr in ("fit", "evaluate"):
+        for attr in ("fit", "evaluate", "predict"):
             method = getattr(module.Model, attr, None)
             original = getattr(method, _PATCHED, None)
             if original is not None:
