@@ -104,7 +104,8 @@ def _apply_experiments(spec: str) -> None:
 
     ``TFMON_BENCH_EXPERIMENTS`` is a comma-separated list of:
     ``switch=S`` sys.setswitchinterval(S); ``reader_sleep=S`` the fd readers wait S
-    seconds after each read (fewer, larger reads); ``read_nap=S`` the readers' own nap
+    seconds after each read (fewer, larger reads); ``tick=S`` / ``pane_interval=S`` the UI's
+    pull-and-header interval and its panes' interval; ``read_nap=S`` the readers' own nap
     after a short read (``capture.READ_NAP``) set to S; ``static_nolayout`` Static.update
     never asks for a layout pass; ``defer_job`` the script starts after the first frame.
     """
@@ -116,6 +117,10 @@ def _apply_experiments(spec: str) -> None:
             from tfmon.probes import capture
 
             capture.os = _SleepyOs(float(value))
+        elif name in ("tick", "pane_interval"):
+            from tfmon.ui import app as ui_app
+
+            setattr(ui_app, name.upper(), float(value))
         elif name == "read_nap":
             from tfmon.probes import capture
 
