@@ -28,15 +28,18 @@ async def shoot(run_dir: Path) -> list[Path]:
     from tfmon.ui.sources import ReplaySource
 
     made = []
-    shots = [("overview-200x60", (200, 60), None)] + [
-        (f"{name}-80x24", (80, 24), name) for name in ("metrics", "placement", "fallbacks", "memory", "log")
-    ]
-    for name, size, pane in shots:
+    shots = [("overview-200x60", (200, 60), None, ())] + [
+        (f"{name}-80x24", (80, 24), name, ()) for name in ("metrics", "placement", "fallbacks", "memory", "log")
+    ] + [("placement-by-layer-80x24", (80, 24), "placement", ("b",))]
+    for name, size, pane, keys in shots:
         app = TfmonApp(ReplaySource(run_dir))
         async with app.run_test(size=size) as pilot:
             await pilot.pause(0.5)
             if pane:
                 app.action_show_pane(pane)
+                await pilot.pause(0.3)
+            if keys:
+                await pilot.press(*keys)
                 await pilot.pause(0.3)
             # Freeze the clock-dependent header on the recorded end.
             path = OUT / f"{name}.svg"
