@@ -137,13 +137,18 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
         run.finish()
 
 
+async def stop_fit_mid_training(app, pilot) -> None:
+    """s while fit runs; returns once fit has ended and the script goes on."""
+    await wait_for(lambda: app.state.info.step >= 3)
+    await pilot.press("s")
+    await wait_for(lambda: app.state.info.stop_reason == "stopped by user")
+
+
 async def test_second_stop_after_fit_offers_to_interrupt_the_script(tmp_path, scripts):
     run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5", "60"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(lambda: app.state.info.step >= 3)
-            await pilot.press("s")
-            await wait_for(lambda: app.state.info.stop_reason == "stopped by user")
+            await stop_fit_mid_training(app, pilot)
             await pilot.press("s")  # fit is over, the script sleeps on
             await pilot.pause(0.2)
             assert app.screen.__class__.__name__ == "ChoiceScreen"
@@ -163,9 +168,7 @@ async def test_checkpoint_after_fit_says_it_waits_for_a_next_fit(tmp_path, scrip
     run, app = live_app(scripts / "slow_fit.py", ["500", "200", "5", "60"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(lambda: app.state.info.step >= 3)
-            await pilot.press("s")
-            await wait_for(lambda: app.state.info.stop_reason == "stopped by user")
+            await stop_fit_mid_training(app, pilot)
             await pilot.press("c")
             await pilot.pause(0.5)
             messages = [n.message for n in app._notifications]

@@ -70,6 +70,10 @@ def table_rows(table: DataTable) -> list[list]:
     return [table.get_row_at(i) for i in range(table.row_count)]
 
 
+def rows_by_op(table: DataTable) -> dict[tuple, list]:
+    return {(r[0], r[1]): r for r in table_rows(table)}
+
+
 def status(app: App) -> str:
     return str(app.query_one("#placement-status", Static).render())
 
@@ -96,7 +100,7 @@ async def test_op_table_from_the_keras_fit_fixture():
         table = app.query_one("#placement-table", DataTable)
         # 66 op types with graph nodes + 2 eager-only function calls, all on CPU:0
         assert table.row_count == 68
-        rows = {(r[0], r[1]): r for r in table_rows(table)}
+        rows = rows_by_op(table)
         assert rows[("MatMul", "CPU:0")][2:5] == [5, 0, ""]
         assert rows[("MatMul", "CPU:0")][5] == "dense_1, dense_1_2"
         assert rows[("__inference_multi_step_on_iterator_1074", "CPU:0")][3] == 8
@@ -162,7 +166,7 @@ async def test_live_updates_touch_only_changed_rows():
         assert adds.calls == 2  # Einsum and the new function
         assert updates.calls == 2  # the MatMul row's two changed cells: nodes and layers
         assert clears.calls == 0 and removes.calls == 0
-        rows = {(r[0], r[1]): r for r in table_rows(table)}
+        rows = rows_by_op(table)
         assert rows[("MatMul", "CPU:0")][2] == 6
         assert rows[("MatMul", "CPU:0")][5] == "dense_1, dense_1_2, dense_2"
         assert table.row_count == 70
@@ -190,18 +194,18 @@ async def test_counts_alone_wait_a_new_op_shows_at_once():
         await pilot.pause()
         # the new function's row was new: shown at once, with the counts as they stand
         assert table.row_count == rows_before + 1
-        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        shown = rows_by_op(table)
         assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 10
         assert shown[(key[0], "CPU:0")][2] == nodes_before + 1
 
         state.apply({"type": "placement", "t": 0.0, "eager": {"__inference_one_step_on_data_2000@CPU:0": 7}})
         pane.update_from(state, now=t0 + 1.0)
         await pilot.pause()
-        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        shown = rows_by_op(table)
         assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 10  # held back
         pane.update_from(state, now=t0 + 0.5 + COUNTS_INTERVAL)
         await pilot.pause()
-        shown = {(r[0], r[1]): r for r in table_rows(table)}
+        shown = rows_by_op(table)
         assert shown[("__inference_one_step_on_data_2000", "CPU:0")][3] == 17  # caught up
 
 

@@ -225,33 +225,25 @@ class _PredictCallbackMixin:
                       seconds=round(time.perf_counter() - self._started, 4))
 
 
-def _wrap_predict(predict, callback_class: type, ctx: ProbeContext):
-    @functools.wraps(predict)
-    def predict_with_tfmon(self, *args, **kwargs):
+def _wrap_with_callback(method, callbacks_position: int, callback_class: type, ctx: ProbeContext):
+    """``evaluate``/``predict`` with tfmon's callback added to the call's own list.
+
+    Only when the call's callbacks are the user's (a list, or none): fit's own
+    validation passes its CallbackList to evaluate, and that is not a user call.
+    Positional callbacks are left alone (rare, and the list would be the user's).
+    """
+
+    @functools.wraps(method)
+    def with_tfmon(self, *args, **kwargs):
         user_callbacks = kwargs.get("callbacks")
-        if len(args) <= _PREDICT_CALLBACKS_POSITION and isinstance(user_callbacks, (list, tuple, type(None))):
+        if len(args) <= callbacks_position and isinstance(user_callbacks, (list, tuple, type(None))):
             callback = callback_class()
             callback._setup(ctx, None)
             kwargs["callbacks"] = [*(user_callbacks or []), callback]  # a new list: the user's is unchanged
-        return predict(self, *args, **kwargs)
+        return method(self, *args, **kwargs)
 
-    setattr(predict_with_tfmon, _PATCHED, predict)
-    return predict_with_tfmon
-
-
-def _wrap_evaluate(evaluate, callback_class: type, ctx: ProbeContext):
-    @functools.wraps(evaluate)
-    def evaluate_with_tfmon(self, *args, **kwargs):
-        # fit's own validation passes its CallbackList: that is not a user evaluate.
-        user_callbacks = kwargs.get("callbacks")
-        if len(args) <= _EVALUATE_CALLBACKS_POSITION and isinstance(user_callbacks, (list, tuple, type(None))):
-            callback = callback_class()
-            callback._setup(ctx, None)
-            kwargs["callbacks"] = [*(user_callbacks or []), callback]
-        return evaluate(self, *args, **kwargs)
-
-    setattr(evaluate_with_tfmon, _PATCHED, evaluate)
-    return evaluate_with_tfmon
+    setattr(with_tfmon, _PATCHED, method)
+    return with_tfmon
 
 
 def install(ctx: ProbeContext, module_names: tuple[str, ...] = ("keras", "tf_keras")) -> list[str]:
@@ -272,8 +264,8 @@ def install(ctx: ProbeContext, module_names: tuple[str, ...] = ("keras", "tf_ker
         })
         predict_cls = type("TfmonPredictCallback", (_PredictCallbackMixin, module.callbacks.Callback), {})
         model_cls.fit = _wrap_fit(model_cls.fit, cls, ctx)
-        model_cls.evaluate = _wrap_evaluate(model_cls.evaluate, eval_cls, ctx)
-        model_cls.predict = _wrap_predict(model_cls.predict, predict_cls, ctx)
+        model_cls.evaluate = _wrap_with_callback(model_cls.evaluate, _EVALUATE_CALLBACKS_POSITION, eval_cls, ctx)
+        model_cls.predict = _wrap_with_callback(model_cls.predict, _PREDICT_CALLBACKS_POSITION, predict_cls, ctx)
         patched.append(name)
     return patched
 
