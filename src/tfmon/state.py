@@ -17,6 +17,7 @@ from tfmon.memory.state import MemoryState
 from tfmon.placement.state import PlacementState
 
 BATCH_HISTORY = 2000
+DRAIN_BATCH_SAMPLE = 200  # batch events folded per drain at most (plus the last one)
 LOG_HISTORY = 5000
 
 
@@ -317,14 +318,24 @@ class RunState:
             handler.apply(e)
 
     def apply_all(self, batch: list[Event]) -> None:
-        """Fold one drain. At high rates (a custom loop at 100k steps/s, a replay) only
-        the last BATCH_HISTORY ``batch`` events of a drain can still show (the curve
-        keeps that many, the header the latest): the older ones are skipped."""
-        skip = sum(1 for e in batch if e["type"] == events.BATCH) - BATCH_HISTORY
+        """Fold one drain. At high rates (a custom loop at 100k steps/s, a replay) a
+        drain holds thousands of ``batch`` events, of which the screen can show a
+        handful: an even sample of DRAIN_BATCH_SAMPLE of them is folded, the last one
+        always (the header shows the latest; the curve is drawn at most a few
+        hundred points wide). Other events are all folded, in order."""
+        n = sum(1 for e in batch if e["type"] == events.BATCH)
+        if n <= DRAIN_BATCH_SAMPLE:
+            for e in batch:
+                self.apply(e)
+            return
+        stride = n / DRAIN_BATCH_SAMPLE
+        seen, next_kept = 0, 0.0
         for e in batch:
-            if skip > 0 and e["type"] == events.BATCH:
-                skip -= 1
-                self.events_seen += 1
-                continue
+            if e["type"] == events.BATCH:
+                seen += 1
+                if seen < n and seen - 1 < next_kept:
+                    self.events_seen += 1
+                    continue
+                next_kept += stride
             self.apply(e)
 

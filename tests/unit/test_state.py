@@ -118,16 +118,23 @@ def test_loss_curve_points_are_thinned_to_what_a_terminal_can_show():
 
 
 def test_a_flood_of_batch_events_in_one_drain_keeps_what_can_show():
-    from tfmon.state import BATCH_HISTORY
+    from tfmon.state import DRAIN_BATCH_SAMPLE
 
     s = RunState()
     s.apply(ev("fit_start", 0, fit=1, epochs=1, steps=100_000))
-    flood = [ev("batch", i * 1e-5, epoch=1, step=i, global_step=i, logs={"loss": 1.0}) for i in range(1, 50_001)]
+    flood = [ev("batch", i * 1e-5, epoch=1, step=i, global_step=i, logs={"loss": 1.0 / i}) for i in range(1, 50_001)]
+    flood.insert(25_000, ev("log", 0.25, stream="stdout", text="half way"))  # other events: all of them
     flood.append(ev("epoch_end", 1, epoch=1, steps=50_000, seconds=1, metrics={"loss": 0.5}))
     s.apply_all(flood)
-    assert s.events_seen == 50_002
-    assert s.info.step == 50_000 and len(s.metrics.rows) == 1
-    assert len(s.metrics.batch_loss) == BATCH_HISTORY
+    assert s.events_seen == 50_003
+    assert s.info.step == 50_000 and len(s.metrics.rows) == 1  # the latest batch, always
+    assert ("stdout", "half way", None) in s.log.lines
+    # an even sample over the whole drain, not its tail: the curve keeps the drain's shape
+    steps = [round(1 / loss) for _, loss in s.metrics.batch_loss]  # each batch's loss was 1/step
+    assert len(steps) == DRAIN_BATCH_SAMPLE + 1
+    assert steps[0] == 1 and steps[-1] == 50_000
+    gaps = {b - a for a, b in zip(steps, steps[1:-1])}
+    assert gaps == {50_000 // DRAIN_BATCH_SAMPLE}
 
 
 def test_predict_and_between_fits_read_as_a_person_would():
