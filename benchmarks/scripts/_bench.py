@@ -52,6 +52,12 @@ def _main_thread_cpu() -> float | None:
         return None
 
 
+def fit(model, x, y, args, **extra):
+    """``model.fit`` as every benchmark script runs it: the shared flags, the timing callback."""
+    return model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose,
+                     callbacks=callbacks(args), **extra)
+
+
 def callbacks(args) -> list:
     """The timing callback first, then TensorBoard's when asked."""
     import keras

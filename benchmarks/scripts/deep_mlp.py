@@ -28,15 +28,7 @@ def main() -> None:
     layers.append(keras.layers.Dense(10, activation="softmax"))
     model = keras.Sequential(layers)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(
-        x,
-        y,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_split=0.1,
-        verbose=args.verbose,
-        callbacks=_bench.callbacks(args),
-    )
+    _bench.fit(model, x, y, args, validation_split=0.1)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,7 @@ def main() -> None:
     tf.random.set_seed(args.seed)
     x, y = make_data(args.samples, args.seed)
     model = build_model()
-    model.fit(
-        x,
-        y,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_split=0.1,
-        verbose=args.verbose,
-        callbacks=_bench.callbacks(args),
-    )
+    _bench.fit(model, x, y, args, validation_split=0.1)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def main() -> None:
     y = (x @ rng.normal(size=(8, 1)) > 0).astype(np.float32)
     model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=args.verbose, callbacks=_bench.callbacks(args))
+    _bench.fit(model, x, y, args)
 
 
 if __name__ == "__main__":

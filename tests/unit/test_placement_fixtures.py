@@ -308,3 +308,19 @@ def test_mixed_prefix_styles_in_one_stream_dedupe():
         assert run.probe.feed("stderr", line)
     run.probe.flush()
     assert run.nodes() == 2
+
+
+def test_shape_version_moves_for_new_rows_not_for_counts():
+    state = Run().feed_file(f"{FIT}.stdout.log").feed_file(f"{FIT}.stderr.log", "stderr").state
+    shape = state.shape_version
+    # counts of rows already there: an eager run of a known function, one more MatMul node of a known layer
+    state.apply({"type": "placement", "t": 0.0, "eager": {"__inference_multi_step_on_iterator_1074@CPU:0": 1},
+                 "nodes": [["StatefulPartitionedCall/sequential_1/dense_1/MatMul_9", "MatMul", "CPU:0"]]})
+    assert state.shape_version == shape
+    # a known (op, device) in a layer never seen: the by-layer view has a new row
+    state.apply({"type": "placement", "t": 0.0, "eager": {},
+                 "nodes": [["StatefulPartitionedCall/sequential_1/dense_9/MatMul", "MatMul", "CPU:0"]]})
+    assert state.shape_version == shape + 1 and "dense_9" in state.layer_rows
+    # a new (op, device) from an eager run
+    state.apply({"type": "placement", "t": 0.0, "eager": {"Einsum@CPU:0": 1}})
+    assert state.shape_version == shape + 2

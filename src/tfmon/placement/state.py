@@ -7,7 +7,8 @@ only those rows (``OpRow.version`` / ``LayerRow.version``).
 ``fallback_version`` moves only for what the fallbacks pane shows.
 ``shape_version`` moves for everything but counts of rows that exist already
 (eager runs every step; a function traced again each epoch): the pane redraws
-those counters less often than it shows a new row or a fallback.
+those counters less often than it shows a new (op, device) or layer row or a
+fallback.
 """
 
 from __future__ import annotations
@@ -148,9 +149,8 @@ class PlacementState:
         eager = event.get("eager") or {}
         if not nodes and not eager:
             return
-        new_rows = any((op, device) not in self.op_rows for _, op, device in nodes) or any(
-            (op, device) not in self.op_rows for op, _, device in (key.rpartition("@") for key in eager))
-        version = self._bump(shape=new_rows)
+        rows_before = len(self.op_rows) + len(self.layer_rows)
+        version = self._bump(shape=False)
         for name, op, device in nodes:
             row = self._op_row(op, device)
             row.nodes += 1
@@ -173,6 +173,8 @@ class PlacementState:
             row.eager += n
             row.version = version
             self.eager_executions += n
+        if len(self.op_rows) + len(self.layer_rows) != rows_before:
+            self.shape_version += 1  # a row the pane has never shown: not a count to hold back
 
     def _apply_fallback(self, event: dict) -> None:
         version = self._bump(fallbacks=True)
