@@ -26,9 +26,11 @@ def format_event(e: Event) -> str | None:
         return f"tfmon: fit {e.get('fit')}: {e.get('epochs')} epochs, {e.get('steps') or '?'} steps per epoch"
     if kind == events.EPOCH_END:
         metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
-        return f"epoch {e['epoch']}  {metrics}  ({e.get('seconds', 0):.1f}s)"
+        cut = f"  {e['ended_at']}" if e.get("ended_at") else ""
+        return f"epoch {e['epoch']}  {metrics}  ({e.get('seconds', 0):.1f}s){cut}"
     if kind == events.FIT_END:
-        return f"tfmon: fit {e.get('fit')} ended after {e.get('epochs_done')} epochs: {e.get('reason')}"
+        error = f" ({e['error']})" if e.get("error") else ""
+        return f"tfmon: fit {e.get('fit')} ended after {e.get('epochs_done')} epochs: {e.get('reason')}{error}"
     if kind == events.EVALUATE_END:
         metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
         return f"evaluate  {metrics}"

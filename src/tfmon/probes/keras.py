@@ -45,9 +45,15 @@ class _TfmonCallbackMixin:
         self.epoch = 0  # 1-based while an epoch runs
         self.step = 0  # 1-based within the epoch
         self.global_step = 0
+        self._epoch_base = 0  # global_step when the epoch began
+        self._epochs_ended = 0  # the last epoch that reached on_epoch_end
+        self._epoch_open = False
+        self._last_logs = None  # the latest batch logs, cleaned only if an exception ends fit
         self._last_batch_event = 0.0
         self._epoch_started = 0.0
         self._stopped_by_user = False
+        self._started = False
+        self._ended = False
 
     # -- the control gate's view of the loop
     def position(self) -> tuple[int, int]:
@@ -64,6 +70,7 @@ class _TfmonCallbackMixin:
     def on_train_begin(self, logs=None):
         ctx = self.ctx
         ctx.fit_count += 1
+        self._started = True
         params = self.params or {}
         ctx.emit(
             events.FIT_START,
@@ -82,12 +89,21 @@ class _TfmonCallbackMixin:
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.step = 0
+        self._epoch_base = self.global_step
+        self._epoch_open = True
         self._epoch_started = time.perf_counter()
         self.ctx.emit(events.EPOCH_START, epoch=self.epoch)
 
     def on_train_batch_end(self, batch, logs=None):
+        # With steps_per_execution > 1 Keras calls this once per execution, with the
+        # index of its last batch: count by that index (as BackupAndRestore does),
+        # not by calls. The last execution may claim more batches than the epoch has.
         self.step = batch + 1
-        self.global_step += 1
+        steps = self.params.get("steps") if self.params else None
+        if steps and self.step > steps:
+            self.step = steps
+        self.global_step = self._epoch_base + self.step
+        self._last_logs = logs
         ctx = self.ctx
         now = time.time()
         if now - self._last_batch_event >= ctx.batch_event_interval:
@@ -116,21 +132,32 @@ class _TfmonCallbackMixin:
         lr = _learning_rate(self.model)
         if lr is not None and "learning_rate" not in metrics:
             metrics["learning_rate"] = lr
+        self._end_epoch(epoch + 1, metrics)
+        if self.ctx.control.pending:
+            self.ctx.control.serve(self)
+
+    def _end_epoch(self, epoch: int, metrics: dict, failed: bool = False) -> None:
+        fields = {}
+        steps = self.params.get("steps") if self.params else None
+        if steps and self.step < steps:
+            # Cut short (stop, a callback, an exception): say where, so the row does not read as a full epoch.
+            fields["ended_at"] = f"{'failed' if failed else 'stopped'} at step {self.step}/{steps}"
         self.ctx.emit(
             events.EPOCH_END,
-            epoch=epoch + 1,
+            epoch=epoch,
             steps=self.step,
             global_step=self.global_step,
             seconds=round(time.perf_counter() - self._epoch_started, 4),
             metrics=metrics,
+            **fields,
         )
+        self._epoch_open = False
+        self._epochs_ended = epoch
         for hook in self.ctx.on_epoch_end:
             try:
-                hook(epoch + 1)
+                hook(epoch)
             except Exception:
                 pass
-        if self.ctx.control.pending:
-            self.ctx.control.serve(self)
 
     def on_train_end(self, logs=None):
         if self._stopped_by_user:
@@ -139,7 +166,22 @@ class _TfmonCallbackMixin:
             reason = "stopped early by a callback"
         else:
             reason = "completed"
-        self.ctx.emit(events.FIT_END, fit=self.ctx.fit_count, epochs_done=self.epoch, reason=reason)
+        self._end_fit(reason)
+
+    def _end_fit(self, reason: str, **fields) -> None:
+        self._ended = True
+        self.ctx.emit(events.FIT_END, fit=self.ctx.fit_count, epochs_done=self._epochs_ended, reason=reason, **fields)
+
+    def on_fit_exception(self, exc: BaseException) -> None:
+        """fit raised (a callback, the data, an interrupt): Keras calls no on_train_end, so
+        close the open epoch and the fit here, saying how it ended. The exception goes on."""
+        if not self._started or self._ended:
+            return
+        if self._epoch_open and self.step:
+            self._end_epoch(self.epoch, _clean(self._last_logs), failed=True)
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        self._end_fit("interrupted" if interrupted else "failed", error=error)
 
     def on_test_end(self, logs=None):
         # Validation inside fit reports through on_epoch_end's val_* logs.
@@ -203,7 +245,11 @@ def _wrap_fit(fit, callback_class: type, ctx: ProbeContext):
         else:
             # A new list: the user's own list is never changed.
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), callback]
-        return fit(self, *args, **kwargs)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException as exc:  # caught by the script or not, the fit has ended
+            callback.on_fit_exception(exc)
+            raise
 
     setattr(fit_with_tfmon, _PATCHED, fit)
     return fit_with_tfmon

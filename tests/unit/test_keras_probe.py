@@ -1,0 +1,71 @@
+"""tfmon's Keras callback on real tiny models, in this process (no subprocess, no UI)."""
+
+from __future__ import annotations
+
+import runpy
+import time
+
+import pytest
+
+from tfmon.probes import keras as keras_probe
+from tfmon.probes.context import ProbeContext
+from tfmon.probes.control import Control
+
+pytestmark = pytest.mark.slow
+
+
+class Collect:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, type_, **fields):
+        fields.setdefault("t", time.time())
+        self.events.append({"type": type_, **fields})
+
+    def of(self, kind):
+        return [e for e in self.events if e["type"] == kind]
+
+
+@pytest.fixture
+def probed(tmp_path):
+    """A ProbeContext with tfmon's callback in every fit; every batch reported."""
+    out = Collect()
+    ctx = ProbeContext(emit=out, control=Control(out), run_dir=tmp_path, batch_event_interval=0.0)
+    keras_probe.install(ctx)
+    yield ctx, out
+    keras_probe.uninstall()
+
+
+def run_script(path, *argv, monkeypatch=None):
+    import sys
+
+    old = sys.argv
+    sys.argv = [str(path), *map(str, argv)]
+    try:
+        return runpy.run_path(str(path), run_name="__main__")
+    finally:
+        sys.argv = old
+
+
+def test_steps_per_execution_counts_batches_not_hook_calls(probed, scripts):
+    ctx, out = probed
+    run_script(scripts / "steps_per_execution.py", 2)
+    ends = out.of("epoch_end")
+    # 100 batches per epoch; Keras called the batch hook 10 times per epoch.
+    assert [(e["steps"], e["global_step"]) for e in ends] == [(100, 100), (100, 200)]
+    assert [e["global_step"] for e in out.of("batch")][-1] == 200
+    assert all("ended_at" not in e for e in ends)
+
+
+def test_a_fit_ended_by_a_caught_exception_gets_its_epoch_and_fit_end(probed, scripts):
+    ctx, out = probed
+    run_script(scripts / "caught_callback_error.py")
+    kinds = [e["type"] for e in out.events if e["type"] in ("fit_start", "epoch_start", "epoch_end", "fit_end")]
+    assert kinds == ["fit_start", "epoch_start", "epoch_end", "epoch_start", "epoch_end", "fit_end",
+                     "fit_start", "epoch_start", "epoch_end", "fit_end"]
+    first, second = out.of("fit_end")
+    assert first["fit"] == 1 and first["reason"] == "failed" and first["epochs_done"] == 2
+    assert first["error"] == "RuntimeError: interrupting the training"
+    cut = out.of("epoch_end")[1]
+    assert cut["steps"] == 4 and cut["ended_at"] == "failed at step 4/10"  # the raising callback ran before ours
+    assert second["fit"] == 2 and second["reason"] == "completed" and "error" not in second
