@@ -69,3 +69,20 @@ def test_a_fit_ended_by_a_caught_exception_gets_its_epoch_and_fit_end(probed, sc
     cut = out.of("epoch_end")[1]
     assert cut["steps"] == 4 and cut["ended_at"] == "failed at step 4/10"  # the raising callback ran before ours
     assert second["fit"] == 2 and second["reason"] == "completed" and "error" not in second
+
+
+def learning_rates(out):
+    return [{k: v for k, v in e["metrics"].items() if "learning_rate" in k} for e in out.of("epoch_end")]
+
+
+def test_learning_rate_of_each_optimizer_the_model_trains_with_not_its_unused_default(probed, scripts):
+    ctx, out = probed
+    run_script(scripts / "two_optimizers.py")
+    for rates in learning_rates(out):
+        assert rates == {"learning_rate/d_optimizer": pytest.approx(3e-4), "learning_rate/g_optimizer": pytest.approx(3e-4)}
+
+
+def test_learning_rate_under_mirrored_strategy(probed, scripts):
+    ctx, out = probed
+    run_script(scripts / "mirrored_fit.py")
+    assert learning_rates(out) == [{"learning_rate": pytest.approx(0.05)}] * 2

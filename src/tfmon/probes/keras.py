@@ -129,9 +129,8 @@ class _TfmonCallbackMixin:
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = _clean(logs)
-        lr = _learning_rate(self.model)
-        if lr is not None and "learning_rate" not in metrics:
-            metrics["learning_rate"] = lr
+        for name, lr in _learning_rates(self.model).items():
+            metrics.setdefault(name, lr)
         self._end_epoch(epoch + 1, metrics)
         if self.ctx.control.pending:
             self.ctx.control.serve(self)
@@ -189,11 +188,48 @@ class _TfmonCallbackMixin:
             self.ctx.emit(events.EVALUATE_END, metrics=_clean(logs))
 
 
-def _learning_rate(model: Any) -> float | None:
+def _learning_rates(model: Any) -> dict[str, float]:
+    """The learning rate of each optimizer that has trained, as metric names:
+    ``learning_rate`` for one, ``learning_rate/<attribute>`` for several (a GAN's
+    ``d_optimizer`` and ``g_optimizer``). An optimizer that never stepped (the
+    default compile() leaves on a model whose own train_step uses others) is
+    not shown: better no rate than a wrong one."""
+    import numpy as np  # here, not at import: tfmon starts before the script imports numpy
+
+    used = []
+    for name, optimizer in _optimizers(model):
+        try:
+            if int(np.asarray(optimizer.iterations)) > 0:
+                used.append((name, _float(optimizer.learning_rate, optimizer)))
+        except Exception:
+            continue
+    if len(used) == 1:
+        return {"learning_rate": used[0][1]}
+    return {f"learning_rate/{name}": lr for name, lr in used}
+
+
+def _optimizers(model: Any) -> list[tuple[str, Any]]:
+    """model.optimizer, then every optimizer held as an attribute of the model."""
+    found, seen = [], set()
     try:
-        return float(model.optimizer.learning_rate)
-    except Exception:
-        return None
+        candidates = [("optimizer", getattr(model, "optimizer", None)), *vars(model).items()]
+    except TypeError:
+        candidates = [("optimizer", getattr(model, "optimizer", None))]
+    for name, obj in candidates:
+        if id(obj) in seen or not all(hasattr(obj, a) for a in ("apply_gradients", "iterations", "learning_rate")):
+            continue
+        seen.add(id(obj))
+        found.append((name.lstrip("_"), obj))
+    return found
+
+
+def _float(value: Any, optimizer: Any) -> float:
+    if callable(value) and not hasattr(value, "numpy"):  # a schedule (tf_keras returns it as is)
+        value = value(optimizer.iterations)
+    import numpy as np
+
+    # np.asarray reads variables of every kind (a MirroredVariable refuses float()).
+    return float(np.asarray(value))
 
 
 def _layer_scopes(model: Any) -> dict[str, str]:
