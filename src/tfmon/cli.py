@@ -22,6 +22,7 @@ def _run_parser(prog: str = "tfmon") -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="no UI: concise lines on stdout")
     p.add_argument("--run-dir", type=Path, help="write the run here instead of ./tfmon-runs/<time>-<script>")
     p.add_argument("--no-placement", action="store_true", help="do not log device placement")
+    p.add_argument("--raw-log", action="store_true", help="output.log keeps every line, repeated placement lines too, with no size cap")
     p.add_argument("--sample-interval", type=float, default=0.5, metavar="S", help="memory sampling period (0: off)")
     p.add_argument("--memory-growth", action="store_true", help="set_memory_growth(True) on every GPU first")
     p.add_argument("--leak-threshold", type=float, default=None, metavar="MB", help="warn when memory grows more than MB per epoch")
@@ -71,6 +72,7 @@ def run_script_command(opts: argparse.Namespace, script: Path, args: list[str]) 
     headless = opts.headless or not (os.isatty(0) and os.isatty(1))
     options = Options(
         placement=not opts.no_placement,
+        raw_log=opts.raw_log,
         sample_interval=opts.sample_interval,
         memory_growth=opts.memory_growth,
         leak_threshold_mb=opts.leak_threshold,

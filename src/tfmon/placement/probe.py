@@ -28,6 +28,10 @@ from tfmon.placement.warnings import match_warning
 Emit = Callable[..., None]
 _MAX_WARNINGS = 256  # distinct tf_warning messages per run; a repeated one is raised once
 _GPU, _CPU_COMPUTE, _OTHER = "gpu", "cpu_compute", "other"
+_PREFIX_MAX = 120  # a glog/absl prefix ends within this many characters
+#: ``classify`` results: a placement line seen for the first time; a graph node seen before.
+NEW = ""
+NODE_REPEAT = "graph nodes"
 
 
 class PlacementProbe:
@@ -55,6 +59,7 @@ class PlacementProbe:
         self._new_nodes: list[list[str]] = []
         self._eager: Counter[str] = Counter()
         self._eager_keys: set[tuple[str, str]] = set()
+        self._eager_known: dict[str, str] = {}  # eager line after its prefix -> "Op@device"
         self._kinds: dict[tuple[str, str], str] = {}  # (op, device) -> _GPU / _CPU_COMPUTE / _OTHER
         # CPU compute placements not yet judged: kept until a GPU shows up
         # (validation or a second fit can be traced before the GPU is known).
@@ -74,31 +79,49 @@ class PlacementProbe:
         ``stream`` ("stdout"/"stderr") is accepted for the caller's convenience;
         the line's own form (bare or prefixed) is what de-duplication keys on.
         """
-        parsed = parse_line(line)
-        if parsed is not None:
-            with self._lock:
-                self._record(parsed)
-            return True
-        self._other(line)
-        return False
+        return self.classify(stream, [line])[0] is not None
 
-    def feed_lines(self, stream: str, lines: list[str]) -> list[str]:
-        """Feed many lines at once (one lock); returns the ones to show in the log."""
-        shown = []
-        parsed_lines = []
-        for line in lines:
-            parsed = parse_line(line)
-            if parsed is None:
-                shown.append(line)
-            else:
-                parsed_lines.append(parsed)
-        if parsed_lines:
-            with self._lock:
-                for parsed in parsed_lines:
-                    self._record(parsed)
-        for line in shown:
+    def classify(self, stream: str, lines: list[str]) -> list[str | None]:
+        """Consume lines (under one lock); per line: None for anything but a placement
+        line (the log shows it), ``NEW`` for a placement line that names a
+        (graph node / eager op, device) not seen before, or, for a repeat of a known
+        one, what it repeats: ``"MatMul@CPU:0"`` (an eager op) or ``NODE_REPEAT``
+        (a graph node printed again: its second copy, or the function traced again).
+
+        An eager line seen before is known by its text after the log prefix (one
+        ``find`` and a dict lookup, no regex): eager code prints the same few
+        lines every step, forever, in the training process's time.
+        """
+        out: list[str | None] = []
+        known = self._eager_known
+        other = []
+        with self._lock:
+            for line in lines:
+                cut = line.find("] ", 0, _PREFIX_MAX)
+                key = known.get(line[cut + 2 :]) if cut > 0 else None
+                if key is not None:
+                    self.lines_parsed += 1
+                    self._eager[key] += 1
+                    out.append(key)
+                    continue
+                parsed = parse_line(line)
+                if parsed is None:
+                    other.append(line)
+                    out.append(None)
+                    continue
+                if parsed[0] == "node":
+                    seen = (parsed[1], parsed[2], parsed[3]) in self._counts
+                    label = NODE_REPEAT
+                else:
+                    seen = (parsed[1], parsed[2]) in self._eager_keys
+                    label = f"{parsed[1]}@{parsed[2]}"
+                    if parsed[3] and cut > 0:
+                        known[line[cut + 2 :]] = label
+                self._record(parsed)
+                out.append(label if seen else NEW)
+        for line in other:
             self._other(line)
-        return shown
+        return out
 
     def set_gpu_visible(self, visible: bool) -> None:
         """Tell the probe what TF reports (e.g. from ``read_tf_devices`` at fit start)."""

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from tfmon import events
 from tfmon.events import Emit
 from tfmon.probes.lines import LineBuffer
+from tfmon.probes.outputlog import OutputLog
 
 # TensorFlow's C++ log prefixes: absl (``I0000 00:00:1795634829.692307    8459 file.cc:162] ``)
 # and the older glog form (``2023-06-25 14:50:07.735873: I path/file.cc:114] ``).
@@ -50,12 +51,16 @@ def tf_severity(line: str) -> int | None:
 
 
 class LineConsumer(Protocol):
-    def feed(self, stream: str, line: str) -> bool: ...
+    def classify(self, stream: str, lines: list[str]) -> list[str | None]: ...
     def flush(self) -> None: ...
 
 
 class OutputSink:
-    """Where every captured line goes: output.log, the placement probe, log events."""
+    """Where every captured line goes: output.log, the placement probe, log events.
+
+    output.log (``OutputLog``) stores a repeated placement line only as a count,
+    unless ``raw_log``.
+    """
 
     def __init__(
         self,
@@ -63,9 +68,10 @@ class OutputSink:
         output_path: Path | None,
         consumer: LineConsumer | None = None,
         tf_min_level: int = 0,
+        raw_log: bool = False,
     ) -> None:
         self._emit = emit
-        self._file = open(output_path, "a", encoding="utf-8") if output_path else None
+        self._file = OutputLog(output_path, raw=raw_log) if output_path else None
         self._lock = threading.Lock()
         self.consumer = consumer
         # The user's TF_CPP_MIN_LOG_LEVEL decides what the log pane shows, even
@@ -75,13 +81,14 @@ class OutputSink:
     def lines(self, stream: str, lines: list[str]) -> None:
         if not lines:
             return
+        consumer = self.consumer
+        kinds = consumer.classify(stream, lines) if consumer is not None else None
         if self._file is not None:
             with self._lock:
-                self._file.write("".join(line + "\n" for line in lines))
-                self._file.flush()
-        consumer = self.consumer
-        for line in lines:
-            if consumer is not None and consumer.feed(stream, line):
+                if self._file is not None:
+                    self._file.write(lines, kinds)
+        for i, line in enumerate(lines):
+            if kinds is not None and kinds[i] is not None:
                 continue
             severity = tf_severity(line)
             if severity is None:

@@ -39,6 +39,7 @@ from tfmon.rundir import new_run_dir
 @dataclass
 class Options:
     placement: bool = True
+    raw_log: bool = False  # output.log keeps repeated placement lines, uncapped
     sample_interval: float = 0.5  # 0 turns the memory sampler off
     memory_growth: bool = False
     leak_threshold_mb: float | None = None
@@ -117,7 +118,7 @@ class LiveRun:
             # decides what the log pane shows. Must happen before TF is imported.
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
             self._placement = _make_placement_probe(self.emit)
-        self._sink = OutputSink(self.emit, self.run_dir / OUTPUT_FILE, self._placement, user_level)
+        self._sink = OutputSink(self.emit, self.run_dir / OUTPUT_FILE, self._placement, user_level, opts.raw_log)
         if opts.capture_fds:
             self._fd_capture = FdCapture(self._sink)
             self._fd_capture.start()

@@ -1,0 +1,138 @@
+"""``output.log``: everything captured, minus what repeats, under a size cap.
+
+Eager TensorFlow prints an ``Executing op`` line per op per step, forever
+(20 GB a day on a small model). ``OutputLog`` keeps every line verbatim
+except a placement line that repeats a known (graph node / eager op,
+device): those are counted, and a summary line says how many, at most every
+``summary_interval`` seconds and at the end. ``raw=True`` (``--raw-log``)
+keeps every line and lifts the cap.
+
+The cap: once the file passes ``cap`` bytes, its middle is rotated out: the
+first ``head`` bytes stay, then one line saying how many bytes were dropped
+there, then the newest ``tail`` bytes. The file is rewritten to a temporary
+name and renamed over, so a crash mid-rotation leaves the old file whole.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+CAP = 48 << 20
+HEAD = 8 << 20
+TAIL = 16 << 20
+SUMMARY_INTERVAL = 600.0
+SUMMARY_TOP = 8  # repeated lines named in a summary; the rest are a total
+MARK = "[tfmon] "
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} bytes ({n / (1 << 20):.1f} MB)"
+
+
+class OutputLog:
+    def __init__(
+        self,
+        path: Path,
+        raw: bool = False,
+        cap: int = CAP,
+        head: int = HEAD,
+        tail: int = TAIL,
+        summary_interval: float = SUMMARY_INTERVAL,
+        clock=time.monotonic,
+    ) -> None:
+        if not head + tail < cap:
+            raise ValueError("head + tail must be under the cap")
+        self.path = Path(path)
+        self._file = open(self.path, "ab")
+        self._size = self._file.tell()
+        self.raw = raw
+        self._cap, self._head, self._tail = cap, head, tail
+        self._head_end: int | None = self._size if self._size >= head else None
+        self.dropped = 0  # bytes rotated out so far
+        self._interval = summary_interval
+        self._clock = clock
+        self._since = time.time()
+        self._summary_at = clock()
+        self.repeats: Counter[str] = Counter()  # since the last summary
+        self.repeats_total = 0
+
+    def write(self, lines: list[str], kinds: list[str | None] | None = None) -> None:
+        """Write ``lines``; ``kinds`` per line from ``PlacementProbe.classify``: a
+        non-empty string marks a repeated placement line (counted under that name)."""
+        if kinds is None or self.raw:
+            text = "".join(line + "\n" for line in lines)
+        else:
+            kept = []
+            for line, kind in zip(lines, kinds):
+                if kind:
+                    self.repeats[kind] += 1
+                else:
+                    kept.append(line + "\n")
+            text = "".join(kept)
+        if self.repeats and self._clock() - self._summary_at >= self._interval:
+            text += self._summary()
+        if text:
+            self._append(text.encode("utf-8", "replace"))
+
+    def _summary(self) -> str:
+        n = sum(self.repeats.values())
+        self.repeats_total += n
+        top = self.repeats.most_common(SUMMARY_TOP)
+        parts = [f"{label} x{count:,}" for label, count in top]
+        rest = n - sum(count for _, count in top)
+        if rest:
+            parts.append(f"{len(self.repeats) - len(top)} more x{rest:,}")
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._since))
+        self.repeats.clear()
+        self._since = time.time()
+        self._summary_at = self._clock()
+        return (
+            f"{MARK}{n:,} placement lines since {since} repeated known ones: counted, not stored "
+            f"(tfmon --raw-log keeps them): {', '.join(parts)}\n"
+        )
+
+    def _append(self, data: bytes) -> None:
+        self._file.write(data)
+        self._file.flush()
+        self._size += len(data)
+        if self._head_end is None and self._size >= self._head:
+            self._head_end = self._size  # the head ends where a write ended: on a line boundary
+        if not self.raw and self._size > self._cap:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        """Keep the head and the newest ``tail`` bytes; a line in between says what went."""
+        assert self._head_end is not None
+        self._file.close()
+        with open(self.path, "rb") as f:
+            head = f.read(self._head_end)
+            f.seek(self._size - self._tail)
+            tail = f.read()
+        tail = tail[tail.find(b"\n") + 1 :]  # from the start of a line
+        self.dropped += self._size - self._head_end - len(tail) - self._marker_len
+        marker = (
+            f"{MARK}... {_bytes(self.dropped)} of output dropped here: output.log keeps its first "
+            f"{_bytes(len(head))} and its newest lines, under {self._cap >> 20} MB "
+            f"(tfmon --raw-log keeps everything) ...\n"
+        ).encode()
+        tmp = self.path.with_name(self.path.name + ".rotating")
+        with open(tmp, "wb") as f:
+            f.write(head)
+            f.write(marker)
+            f.write(tail)
+        os.replace(tmp, self.path)
+        self._marker_len = len(marker)
+        self._file = open(self.path, "ab")
+        self._size = self._file.tell()
+
+    _marker_len = 0  # the previous marker is part of the middle rotated out, not output
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        if self.repeats:
+            self._append(self._summary().encode())
+        self._file.close()
