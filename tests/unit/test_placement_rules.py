@@ -218,3 +218,35 @@ def test_eager_cpu_op_next_to_gpu_is_a_fallback_once():
     assert fb["RngReadAndSkip"]["phase"] == "eager" and fb["RngReadAndSkip"]["eager"] is True
     assert fb["RngReadAndSkip"]["reason_code"] == NO_GPU_KERNEL
     assert state.op_rows[("RngReadAndSkip", "CPU:0")].eager == 3
+
+
+# --- what the reasons say (seen on the simulated GPU, issue 17) ------------------------
+
+
+def test_an_int32_only_gpu_kernel_is_said_plainly_to_be_no_kernel_for_float_math():
+    # tensorflow-cpu plus a GPU plugin: Mul/Sub keep one DEFAULT int32 kernel (shape arithmetic).
+    fake = static_registry({"Sub": {"CPU": ["float32", "int32"], "DEFAULT": ["int32"]}})
+    got = rules.classify("Sub", fake, "adam/Sub_1", "adam", backend="SIMGPU")
+    assert got["reason_code"] == NO_GPU_KERNEL
+    assert got["reason"] == (
+        "the only GPU kernel for Sub takes int32 (shape and index arithmetic), "
+        "not a floating-point type: a float Sub has no GPU kernel"
+    )
+    assert "pinned" not in got["reason"]
+
+
+def test_a_float32_only_gpu_kernel_names_the_float_types_it_lacks():
+    fake = static_registry({"MatMul": {"CPU": ["float32", "float64"], "GPU": ["float32"]}})
+    got = rules.classify("MatMul", fake, "sequential/dense/MatMul", "dense", backend="SIMGPU")
+    assert got["reason_code"] == GPU_KERNEL_EXISTS
+    assert got["reason"].startswith("a GPU kernel for MatMul exists for float32 only, not for float16 or float64")
+
+
+def test_the_metal_remark_is_made_only_for_metal():
+    fake = static_registry({"Softmax": ["CPU"]})
+    other = rules.classify("Softmax", fake, "s", "scores", backend="SIMGPU")
+    assert "Metal" not in other["advice"] and "metal" not in other["reason"]
+    cuda = rules.classify("Softmax", fake, "s", "scores", backend="CUDA")
+    assert "Metal" not in cuda["advice"]
+    metal = rules.classify("Softmax", fake, "s", "scores", backend="Metal")
+    assert "tensorflow-metal does not implement it" in metal["advice"]

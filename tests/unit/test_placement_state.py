@@ -97,3 +97,24 @@ def test_layer_rows_split_by_phase_and_skip_host_ops():
     assert format_devices(Counter()) == "-"
     assert dense.nodes == 3
     assert state.layer_rows["adam"].phases["optimizer"] == Counter({"GPU:0": 1})
+
+
+def test_advice_names_the_layer_by_its_own_name_not_tfs_scope():
+    # Keras 3 layers dense, dense_1 run under the scopes dense_1, dense_1_2 (issue 17: the
+    # advice said "Change layer 'dense_1_2'" under the heading "dense_1").
+    from tfmon.placement.layers import keras3_scopes
+    from tfmon.placement.rules import classify, static_registry
+
+    registry = static_registry({"Softmax": ["CPU"]})
+    event = dict(fallback("s/sequential/dense_1_2/Softmax", "Softmax", "dense_1_2", 1.0),
+                 **classify("Softmax", registry, "s/sequential/dense_1_2/Softmax", "dense_1_2"))
+    before, after = PlacementState(), PlacementState()
+    before.apply(event)
+    for state in (before, after):
+        state.apply({"type": "fit_start", "fit": 1, "layer_scopes": keras3_scopes(["dense", "dense_1"])})
+    after.apply(event)
+    for state in (before, after):
+        (group,) = state.fallback_groups()
+        assert group["layer"] == "dense_1"
+        assert "Change layer 'dense_1' to" in group["advice"] and "dense_1_2" not in group["advice"]
+    assert event["layer"] == "dense_1_2"  # what TF logged stays in the recorded event

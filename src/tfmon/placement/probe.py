@@ -229,5 +229,5 @@ class PlacementProbe:
             "eager": eager,
             "weight": rules.op_weight(op),
         }
-        fields.update(rules.classify(op, self._registry, name, layer))
+        fields.update(rules.classify(op, self._registry, name, layer, self._devices.get("backend")))
         return fields

@@ -6,9 +6,11 @@ tf.data datasets/iterators and function-call ops, see ``is_host_side``).
 
 The reason comes from TensorFlow's kernel registry
 (``tensorflow.python.framework.kernels.get_registered_kernels_for_op``): either
-no GPU kernel is registered for the op type (a tensorflow-metal gap), or one
-exists and something else pinned the op to the CPU (a dtype the GPU kernel does
-not take, colocation with a host tensor or resource, an explicit ``tf.device``).
+no GPU kernel takes a floating-point type (none at all, or only an int32 one for
+shape arithmetic), or one exists and something else pinned the op to the CPU (a
+float dtype the GPU kernel does not take, colocation with a host tensor or
+resource, an explicit ``tf.device``). The op's own dtype is not in the placement
+log, so the reason says which float dtypes the GPU kernel takes.
 The registry is injected: any callable ``op_type -> {device_type: dtypes} | None``.
 """
 
@@ -180,10 +182,19 @@ def gpu_kernel_dtypes(kernels: Mapping[str, Collection[str]]) -> frozenset[str] 
     return frozenset().union(*gpu)
 
 
+#: The floating-point dtypes a model computes in; a GPU kernel that takes none of
+#: them is a host-memory kernel for shapes and indices (int32), not for the model's math.
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+
 def classify(
-    op: str, registry: KernelRegistry | None, node: str, layer: str | None
+    op: str, registry: KernelRegistry | None, node: str, layer: str | None, backend: str | None = None
 ) -> dict:
-    """``reason_code``, ``reason``, ``advice`` (and ``gpu_dtypes``) for one fallback."""
+    """``reason_code``, ``reason``, ``advice`` (and ``gpu_dtypes``) for one fallback.
+
+    ``backend`` (``Metal``, ``CUDA``, a plugin's device name) only adds the
+    Metal-specific remark where the GPU is Metal.
+    """
     where = f"layer '{layer}'" if layer else f"the code that creates '{node}'"
     kernels = None
     if registry is not None:
@@ -202,26 +213,42 @@ def classify(
             "gpu_dtypes": [],
         }
     dtypes = gpu_kernel_dtypes(kernels)
-    if dtypes is None:
-        registered = ", ".join(sorted(kernels)) or "none"
+    if dtypes is None or (dtypes and not dtypes.intersection(FLOAT_DTYPES)):
+        if dtypes is None:
+            registered = ", ".join(sorted(kernels)) or "none"
+            reason = f"no GPU kernel is registered for {op} (registered: {registered})"
+        else:
+            reason = (
+                f"the only GPU kernel for {op} takes {_listed(dtypes)} (shape and index "
+                f"arithmetic), not a floating-point type: a float {op} has no GPU kernel"
+            )
+        gap = " (with Metal: tensorflow-metal does not implement it)" if backend == "Metal" else ""
         return {
             "reason_code": NO_GPU_KERNEL,
-            "reason": f"no GPU kernel is registered for {op} (registered: {registered})",
+            "reason": reason,
             "advice": (
-                f"{op} cannot run on the GPU in this build (for Metal: a tensorflow-metal gap). "
+                f"{op} cannot run on the GPU in this build{gap}. "
                 f"Change {where} to one whose ops have GPU kernels, or move this work into "
                 "the tf.data pipeline; otherwise every step copies tensors to the CPU and back."
             ),
-            "gpu_dtypes": [],
+            "gpu_dtypes": sorted(dtypes or ()),
         }
-    taken = ", ".join(sorted(dtypes)) if dtypes else "any dtype"
+    missing = [f for f in FLOAT_DTYPES if dtypes and f not in dtypes]
+    if missing:
+        taken = _listed(d for d in dtypes if d in FLOAT_DTYPES)
+        reason = (
+            f"a GPU kernel for {op} exists for {taken} only, not for {_listed(missing, 'or')}: "
+            f"a {_listed(missing, 'or')} {op} runs on the CPU (a {taken} one was pinned there by "
+            "colocation with a host tensor or resource, or an explicit tf.device)"
+        )
+    else:
+        reason = (
+            f"a GPU kernel for {op} takes every float type, so something else pinned it to the CPU: "
+            "colocation with a host tensor or resource, or an explicit tf.device"
+        )
     return {
         "reason_code": GPU_KERNEL_EXISTS,
-        "reason": (
-            f"a GPU kernel for {op} exists (it takes {taken}), so something else pinned it "
-            "to the CPU: a dtype the GPU kernel does not take (float64 on Metal), "
-            "colocation with a host tensor or resource, or an explicit tf.device"
-        ),
+        "reason": reason,
         "advice": (
             f"In {where}: cast inputs to float32 (keras.config.set_floatx('float32'), "
             "no float64 numpy arrays), remove any tf.device('/CPU:0') scope around it, "
@@ -229,3 +256,9 @@ def classify(
         ),
         "gpu_dtypes": sorted(dtypes),
     }
+
+
+def _listed(items, last: str = "and") -> str:
+    """``float16, float32 and float64``."""
+    items = sorted(items)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"

@@ -59,6 +59,17 @@ class LayerRow:
         return sum(sum(c.values()) for c in self.phases.values())
 
 
+def _named(fallback: dict, scopes: dict[str, str]) -> dict:
+    """A fallback under its layer's own name, its advice too (the probe wrote TF's scope,
+    ``layer 'dense_1_2'``, into it); the same dict when the scope is the name."""
+    scope = fallback.get("layer")
+    name = scopes.get(scope) if scope else None
+    if name is None:
+        return fallback
+    advice = (fallback.get("advice") or "").replace(f"layer '{scope}'", f"layer '{name}'")
+    return dict(fallback, layer=name, advice=advice)
+
+
 def format_devices(counts: Counter[str]) -> str:
     """``GPU:0`` when all nodes are on one device, ``GPU:0 12 · CPU:0 3`` otherwise."""
     if not counts:
@@ -121,8 +132,7 @@ class PlacementState:
             if op_row.layers & scopes.keys():
                 op_row.layers = {scopes.get(layer, layer) for layer in op_row.layers}
                 op_row.version = version
-        self.fallbacks = [dict(fb, layer=scopes[fb["layer"]]) if fb.get("layer") in scopes else fb
-                          for fb in self.fallbacks]
+        self.fallbacks = [_named(fb, scopes) for fb in self.fallbacks]
 
     def _bump(self, fallbacks: bool = False, shape: bool = True) -> int:
         self.version += 1
@@ -178,9 +188,8 @@ class PlacementState:
 
     def _apply_fallback(self, event: dict) -> None:
         version = self._bump(fallbacks=True)
-        if event.get("layer") in self._layer_of_scope:
-            # a copy: the same dict goes to the recorder, which keeps what TF logged
-            event = dict(event, layer=self._layer_of_scope[event["layer"]])
+        # a copy: the same dict goes to the recorder, which keeps what TF logged
+        event = _named(event, self._layer_of_scope)
         self.fallbacks.append(event)
         row = self._op_row(event["op"], event["device"])
         row.fallbacks += 1
