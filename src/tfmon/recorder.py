@@ -3,6 +3,7 @@
 The recorder drains its bus subscription in its own thread and flushes at
 least every ``flush_interval`` seconds, so a crash loses at most that much,
 and writes a heartbeat so a reader can tell a live run from a dead one.
+What it writes is thinned (``tfmon.thinning``): the same facts at a bounded rate.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from tfmon import events
 from tfmon.bus import EventBus
 from tfmon.events import Event
+from tfmon.thinning import Thinner
 
 EVENTS_FILE = "events.jsonl"
 OUTPUT_FILE = "output.log"
@@ -33,6 +35,7 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop, name="tfmon-recorder", daemon=True)
         self._last_heartbeat = 0.0
         self._lock = threading.Lock()
+        self.thinner = Thinner()
         self.written = 0
 
     def start(self) -> None:
@@ -46,16 +49,23 @@ class Recorder:
                 self._bus.emit(events.HEARTBEAT, pid=os.getpid())
             self._write_pending()
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, final: bool = False) -> None:
         # Drain and write as one step: whoever returns from here (the recorder
-        # thread, stop(), or flush()) knows every event emitted before is on disk.
+        # thread, stop(), or flush()) knows every event emitted before is on disk
+        # or held back by the thinner (written before the next mark; all at stop).
         with self._lock:
-            batch = self._sub.drain()
-            if not batch or self._file.closed:
-                return
-            self._file.write("".join(events.dumps(e) + "\n" for e in batch))
+            if not self._file.closed:
+                self.record(self._sub.drain(), time.time(), final)
+
+    def record(self, batch: list[Event], now: float, final: bool = False) -> None:
+        """Write ``batch`` as thinned (``final``: and everything held back)."""
+        add = self.thinner.add
+        kept = [k for e in batch for k in add(e)]
+        kept += self.thinner.close() if final else self.thinner.due(now)
+        if kept:
+            self._file.write("".join(events.dumps(e) + "\n" for e in kept))
             self._file.flush()
-            self.written += len(batch)
+            self.written += len(kept)
 
     def flush(self) -> None:
         """Write everything emitted so far, now (for readers in this process)."""
@@ -66,7 +76,7 @@ class Recorder:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        self._write_pending()
+        self._write_pending(final=True)
         self._file.close()
 
 
