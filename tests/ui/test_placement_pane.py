@@ -101,8 +101,8 @@ async def test_op_table_from_the_keras_fit_fixture():
         # 66 op types with graph nodes + 2 eager-only function calls, all on CPU:0
         assert table.row_count == 68
         rows = rows_by_op(table)
-        assert rows[("MatMul", "CPU:0")][2:5] == [5, 0, ""]
-        assert rows[("MatMul", "CPU:0")][5] == "dense_1, dense_1_2"
+        assert rows[("MatMul", "CPU:0")][2:4] == [5, 0]
+        assert rows[("MatMul", "CPU:0")][4] == "dense_1, dense_1_2"  # no Fallbacks column: no GPU
         assert rows[("__inference_multi_step_on_iterator_1074", "CPU:0")][3] == 8
         # default sort: heaviest first (weight x count; host-side plumbing last)
         assert table.get_row_at(0)[0] == "MatMul"
@@ -168,7 +168,7 @@ async def test_live_updates_touch_only_changed_rows():
         assert clears.calls == 0 and removes.calls == 0
         rows = rows_by_op(table)
         assert rows[("MatMul", "CPU:0")][2] == 6
-        assert rows[("MatMul", "CPU:0")][5] == "dense_1, dense_1_2, dense_2"
+        assert rows[("MatMul", "CPU:0")][4] == "dense_1, dense_1_2, dense_2"
         assert table.row_count == 70
 
 

@@ -13,6 +13,8 @@ itself (off by default: tfmon's app raises it from the header count).
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -22,24 +24,35 @@ from textual.widgets import Static
 from tfmon.placement.state import PlacementState
 
 MAX_GROUPS = 200  # a pane, not a report: beyond this, "N more groups"
-_STATUS_STYLE = {"fail": "bold red", "warn": "yellow"}
+_STATUS_MARK = {"fail": ("✗", "bold red"), "warn": ("!", "bold yellow")}
+_HEADLINE_END = re.compile(r": |; | \(")
+NARROW = 30  # below this many columns the banner drops its frame: every cell is for words
 
 
-def banner_text(state: PlacementState) -> Text | None:
-    """The "no GPU visible, and why" banner, or None when a GPU is visible."""
+def banner_text(state: PlacementState, compact: bool = False) -> Text | None:
+    """The "no GPU visible, and why" banner, or None when a GPU is visible.
+
+    Each finding is a paragraph behind a one-cell mark, its fix on the next line:
+    no column of fixed width, so a narrow pane wraps words, not a word per line.
+    ``compact`` (a pane a fifth of the screen wide): each finding's headline only,
+    the part before its first colon, semicolon or parenthesis; the whole text shows when the pane is maximised (3, then m)."""
     if state.gpu_visible:
         return None
     problems = state.problem_findings()
     if not problems and not state.findings and not state.total_nodes:
         return None  # nothing known yet: no claim either way
-    text = Text("No GPU visible: TensorFlow runs on the CPU.", style="bold")
+    headline = "No GPU visible: CPU only." if compact else "No GPU visible: TensorFlow runs on the CPU."
+    text = Text(headline, style="bold")
     if not problems:
         text.append("\nNo check explains it; run `tfmon doctor`.")
     for f in problems:
-        text.append(f"\n{f['status']:>4} ", style=_STATUS_STYLE.get(f["status"], ""))
-        text.append(f["message"])
-        if f.get("fix"):
-            text.append(f"\n     fix: {f['fix']}", style="italic")
+        mark, style = _STATUS_MARK.get(f["status"], ("·", ""))
+        text.append(f"\n{mark} ", style=style)
+        text.append(_HEADLINE_END.split(f["message"], 1)[0] if compact else f["message"])
+        if f.get("fix") and not compact:
+            text.append(f"\n  fix: {f['fix']}", style="italic")
+    if compact and problems:
+        text.append("\n(3, m: the details)", style="dim")
     return text
 
 
@@ -83,10 +96,11 @@ def fallbacks_text(state: PlacementState) -> Text:
 class FallbackPane(Widget):
     DEFAULT_CSS = """
     FallbackPane { layout: vertical; height: 1fr; }
-    FallbackPane > #fallback-banner { display: none; border: heavy $error; padding: 0 1; height: auto; }
-    FallbackPane > #fallback-banner.-shown { display: block; }
+    FallbackPane #fallback-banner { display: none; border: heavy $error; padding: 0 1; height: auto; }
+    FallbackPane #fallback-banner.-shown { display: block; }
+    FallbackPane #fallback-banner.-narrow { border: none; border-left: thick $error; padding: 0; }
     FallbackPane > #fallback-summary { height: 1; color: $text-muted; }
-    FallbackPane > VerticalScroll { height: 1fr; }
+    FallbackPane > VerticalScroll { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
     def __init__(self, *, notify_first: bool = False, name: str | None = None,
@@ -97,17 +111,26 @@ class FallbackPane(Widget):
         self._notified = False
 
     def compose(self) -> ComposeResult:
-        yield Static(id="fallback-banner")
         yield Static("fallbacks: none yet", id="fallback-summary")
+        # The banner scrolls with the list: in a short pane it must not take every row.
         with VerticalScroll():
+            yield Static(id="fallback-banner")
             yield Static(id="fallback-list")
+
+    @property
+    def narrow(self) -> bool:
+        return 0 < self.size.width < NARROW
+
+    def on_resize(self) -> None:
+        self.query_one("#fallback-banner").set_class(self.narrow, "-narrow")
+        self._seen_version = -1  # the banner's text depends on the width
 
     def update_from(self, state: PlacementState) -> None:
         if state.fallback_version == self._seen_version:
             return
         self._seen_version = state.fallback_version
         banner = self.query_one("#fallback-banner", Static)
-        text = banner_text(state)
+        text = banner_text(state, compact=self.narrow)
         banner.set_class(text is not None, "-shown")
         banner.update(text or "")
         n = state.fallback_count

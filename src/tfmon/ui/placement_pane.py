@@ -29,8 +29,9 @@ from textual.widgets import DataTable, Input, Static
 from tfmon.placement.rules import is_compute, op_weight
 from tfmon.placement.state import LayerRow, OpRow, PlacementState, format_devices
 
-OP_COLUMNS = (("op", "Op"), ("device", "Device"), ("nodes", "Nodes"), ("eager", "Eager runs"),
+OP_COLUMNS = (("op", "Op"), ("device", "Device"), ("nodes", "Nodes"), ("eager", "Eager"),
               ("fallbacks", "Fallbacks"), ("layers", "Layers"))
+MIN_OP_WIDTH = 14  # "Conv2DBackprop…" and its like stay told apart
 LAYER_COLUMNS = (("layer", "Layer"), ("forward", "Forward"), ("backward", "Backward"),
                  ("optimizer", "Optimizer"), ("nodes", "Nodes"), ("fallbacks", "Fallbacks"))
 
@@ -65,8 +66,27 @@ def _layers_cell(names: set[str]) -> str:
     return ", ".join(shown) + (f" +{more}" if more > 0 else "")
 
 
-def op_cells(row: OpRow) -> tuple:
+def op_cells(row: OpRow, fallbacks: bool = True) -> tuple:
+    """The row's cells; without the Fallbacks column when no GPU is visible
+    (nothing can fall back then: the column would be empty, taking room)."""
+    if not fallbacks:
+        return (row.op, row.device, row.nodes, row.eager, _layers_cell(row.layers))
     return (row.op, row.device, row.nodes, row.eager, row.fallbacks or "", _layers_cell(row.layers))
+
+
+def op_width(names, available: int, fallbacks: bool) -> int | None:
+    """The Op column's width: its longest name when the columns after it up to
+    Layers still fit in ``available`` cells, else what leaves them room (at least
+    MIN_OP_WIDTH). None: as wide as its content. Device, Nodes, Eager runs and
+    Fallbacks are short; an op name can be 40 cells and would push them out."""
+    longest = max((len(n) for n in names), default=0)
+    others = sum(max(len(label), 6) + 2 for key, label in OP_COLUMNS[1:4])  # counts up to 6 digits
+    if fallbacks:
+        others += len("Fallbacks") + 2
+    room = available - others - 2 - 2  # the Op column's own padding, the vertical scrollbar
+    if available <= 0 or longest <= room:
+        return None
+    return max(room, MIN_OP_WIDTH)
 
 
 def layer_cells(row: LayerRow) -> tuple:
@@ -110,6 +130,8 @@ class PlacementPane(Widget):
         self._seen_shape = -1
         self._drawn_at = 0.0
         self._status = ""
+        self._fallbacks_column = True
+        self._op_width: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("placement: waiting for TensorFlow", id="placement-status")
@@ -135,6 +157,8 @@ class PlacementPane(Widget):
             return  # only counters moved: they catch up in a while
         self._seen_shape, self._drawn_at = state.shape_version, now
         table = self.table
+        self._fallbacks_column = state.gpu_visible or state.fallback_count > 0
+        self._op_width = op_width([r.op for r in state.op_rows.values()], self.size.width, self._fallbacks_column)
         if self._columns_stale(table):
             self._reset_columns(table)
         full = self._rebuild
@@ -142,8 +166,12 @@ class PlacementPane(Widget):
         since = -1 if full else self._seen_version
         self._seen_version = state.version
         rows = state.layer_rows if self.by_layer else state.op_rows
-        cells_of = layer_cells if self.by_layer else op_cells
-        columns = LAYER_COLUMNS if self.by_layer else OP_COLUMNS
+        if self.by_layer:
+            cells_of = layer_cells
+        else:
+            def cells_of(row, fallbacks=self._fallbacks_column):
+                return op_cells(row, fallbacks)
+        columns = self._columns()
         reorder = False
         for row in list(rows.values()):
             if row.version <= since:
@@ -187,14 +215,20 @@ class PlacementPane(Widget):
             return q in row.layer.lower() or any(q in op.lower() for op in row.ops)
         return q in row.op.lower() or any(q in layer.lower() for layer in row.layers)
 
+    def _columns(self) -> tuple[tuple[str, str], ...]:
+        if self.by_layer:
+            return LAYER_COLUMNS
+        return tuple(c for c in OP_COLUMNS if c[0] != "fallbacks" or self._fallbacks_column)
+
     def _columns_stale(self, table: DataTable) -> bool:
-        wanted = LAYER_COLUMNS if self.by_layer else OP_COLUMNS
-        return [c.key.value for c in table.ordered_columns] != [k for k, _ in wanted]
+        shown = [(c.key.value, None if c.auto_width else c.width) for c in table.ordered_columns]
+        wanted = [(k, self._op_width if k == "op" else None) for k, _ in self._columns()]
+        return shown != wanted
 
     def _reset_columns(self, table: DataTable) -> None:
         table.clear(columns=True)
-        for key, label in LAYER_COLUMNS if self.by_layer else OP_COLUMNS:
-            table.add_column(label, key=key)
+        for key, label in self._columns():
+            table.add_column(label, key=key, width=self._op_width if key == "op" else None)
         self._rows.clear()
         self._rebuild = True
 
@@ -224,6 +258,12 @@ class PlacementPane(Widget):
             self._status = text
             # One line, fixed height: a repaint, not a layout pass of the whole screen.
             self.query_one("#placement-status", Static).update(text, layout=False)
+
+    def on_resize(self) -> None:
+        # The Op column's width follows the pane's: look again at the next update.
+        self._seen_version = self._seen_shape = -1
+        if self._state is not None:
+            self.update_from(self._state)
 
     def _refresh_view(self, rebuild: bool = True) -> None:
         self._rebuild = self._rebuild or rebuild
