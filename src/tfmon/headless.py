@@ -10,9 +10,14 @@ from typing import TextIO
 
 from tfmon import events
 from tfmon.events import Event
+from tfmon.placement.digest import FallbackDigest
 from tfmon.ui.format import number
 
 DOUBLE_CTRL_C = 3.0
+# Fallbacks come in bursts while TF traces and places a graph: one summary per burst,
+# printed once none came for this long, or before the next epoch / fit / run line.
+FALLBACKS_QUIET = 1.5
+_AFTER_FALLBACKS = (events.EPOCH_END, events.FIT_END, events.RUN_END)
 
 
 def format_event(e: Event) -> str | None:
@@ -42,10 +47,9 @@ def format_event(e: Event) -> str | None:
         return f"tfmon: paused at epoch {e.get('epoch')}, step {e.get('step')}"
     if kind == events.RESUMED:
         return f"tfmon: resumed after {e.get('seconds', 0):.1f}s"
-    if kind in ("fallback", "tf_warning", "memory_warning"):
+    if kind in ("tf_warning", "memory_warning"):
+        # Fallbacks are summarised by the Printer (placement.digest), not one line per node.
         text = e.get("message") or e.get("reason") or ""
-        if kind == "fallback":
-            text = f"{e.get('op')} on {e.get('device')} ({e.get('layer') or e.get('node')}): {text}"
         advice = e.get("advice")
         return f"tfmon: warning: {text}" + (f" → {advice}" if advice else "")
     if kind == events.HANGUP:
@@ -64,6 +68,7 @@ class Printer:
         self._err = err or out
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-printer", daemon=True)
+        self._fallbacks = FallbackDigest()
         self.lost = False
 
     def start(self) -> None:
@@ -77,17 +82,27 @@ class Printer:
         if self.lost:
             return
         try:
+            digest = self._fallbacks
             for e in batch:
+                digest.apply(e)
                 line = format_event(e)
                 if line is not None:
+                    if e["type"] in _AFTER_FALLBACKS:
+                        self._write(digest.take_lines())  # the fallbacks so far come before it
                     self._out.write(line + "\n")
                 if e["type"] == events.RUN_END and e.get("error"):
                     self._err.write(e["error"].rstrip("\n") + "\n")
+            if digest.pending and time.monotonic() - digest.last_at >= FALLBACKS_QUIET:
+                self._write(digest.take_lines())  # the burst (graph tracing) is over
             self._out.flush()
             self._err.flush()
         except (OSError, ValueError):
             # The terminal (an SSH session) went away: the run goes on, recorded.
             self.lost = True
+
+    def _write(self, lines: list[str]) -> None:
+        for line in lines:
+            self._out.write(line + "\n")
 
     def stop(self) -> None:
         self._stop.set()

@@ -42,8 +42,8 @@ with scope:
     model = keras.Sequential(
         [
             keras.Input((8,)),
-            keras.layers.Dense(16, activation="relu", name="hidden"),
-            keras.layers.Dense(2, activation="softmax", name="scores"),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
         ]
     )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)

@@ -179,3 +179,31 @@ def test_memory_growth_sets_every_gpu_and_reports_failures():
     msg = apply_memory_growth(fake_tf)
     assert calls == [("/physical_device:GPU:0", True)]
     assert "enabled on GPU:0" in msg and "could not enable it on GPU:1 (RuntimeError" in msg
+
+
+class _CountingTF:
+    """The two calls TFAllocatorSource makes, answering what a counting backend answers
+    (the simulated GPU of tests/simgpu does it for real): zeros until it allocates."""
+
+    def __init__(self, readings):
+        self._readings = iter(readings)
+        self.config = types.SimpleNamespace(
+            list_logical_devices=lambda kind: ["GPU:0"],
+            experimental=types.SimpleNamespace(get_memory_info=lambda dev: next(self._readings)),
+        )
+
+
+def test_a_backend_that_counts_is_reported_once_it_has_counted_even_small_and_zero():
+    readings = [{"current": 0, "peak": 0}, {"current": 12 * 1024, "peak": 40 * 1024}, {"current": 0, "peak": 40 * 1024},
+                {"current": 0, "peak": 0}]
+    ready = threading.Event()
+    ready.set()
+    source = TFAllocatorSource(ready, modules={"tensorflow": _CountingTF(readings)})
+    got = [source.read() for _ in readings]
+    assert got[0] == {"tf_status": "unreported", "tf_note": "zeros"}  # nothing allocated yet, or Metal
+    assert got[1]["tf_status"] == "ok"
+    assert got[3] == {"tf_status": "ok", "tf_gpu0_mb": 0.0, "tf_gpu0_peak_mb": 0.0}  # real zeros now
+    state = MemoryState()
+    state.apply({"type": "memory", "t": 0.0, "proc_rss_mb": 500.0, **got[1]})
+    (row,) = [r for r in state.rows() if r.key == "tf"]
+    assert row.text == "12 KB (peak 40 KB)"  # not "0.0 MB"

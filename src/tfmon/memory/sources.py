@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol
 import psutil
 
 from tfmon.memory import ioreg, macos
-from tfmon.memory.units import mb
+from tfmon.memory.units import MB, mb
 
 Runner = Callable[..., Any]  # subprocess.run's signature
 
@@ -311,6 +311,7 @@ class TFAllocatorSource:
         self._ready = devices_ready
         self._modules = sys.modules if modules is None else modules
         self._gpus: list[str] | None = None
+        self._counts = False  # a non-zero reading seen: this backend counts, zeros are real
 
     def read(self) -> dict[str, Any]:
         if not self._ready.is_set():
@@ -331,10 +332,12 @@ class TFAllocatorSource:
                 return {"tf_status": TF_UNREPORTED, "tf_note": "error"}
             cur, peak = int(info.get("current", 0)), int(info.get("peak", 0))
             nonzero = nonzero or cur > 0 or peak > 0
-            out[f"tf_gpu{i}_mb"] = mb(cur)
-            out[f"tf_gpu{i}_peak_mb"] = mb(peak)
-        if not nonzero:
+            # KiB precision: a small model's tensors are a few KiB, which 0.1 MiB would show as 0.
+            out[f"tf_gpu{i}_mb"] = round(cur / MB, 3)
+            out[f"tf_gpu{i}_peak_mb"] = round(peak / MB, 3)
+        if not nonzero and not self._counts:
             return {"tf_status": TF_UNREPORTED, "tf_note": "zeros"}
+        self._counts = True
         out["tf_status"] = TF_OK
         return out
 

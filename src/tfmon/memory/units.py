@@ -10,7 +10,9 @@ def mb(n_bytes: float) -> float:
 
 
 def fmt_mb(value_mb: float) -> str:
-    """Readable at a glance: '4.2 MB', '512 MB', '1.25 GB', '15.9 GB'."""
+    """Readable at a glance: '12 KB', '4.2 MB', '512 MB', '1.25 GB', '15.9 GB'."""
+    if 0 < value_mb < 0.1:  # only the TF allocator's fields are that precise
+        return f"{value_mb * 1024:.0f} KB"
     if value_mb < 10:
         return f"{value_mb:.1f} MB"
     if value_mb < 1000:
