@@ -37,6 +37,8 @@ FIT_END = "fit_end"
 EVALUATE_END = "evaluate_end"
 PREDICT_END = "predict_end"
 SCALAR = "scalar"
+# "Why is it slow?" (tfmon/verdict)
+VERDICT = "verdict"
 # Output
 LOG = "log"
 # Control

@@ -12,6 +12,7 @@ from tfmon import events
 from tfmon.events import Event
 from tfmon.placement.digest import FallbackDigest
 from tfmon.ui.format import number
+from tfmon.verdict.view import verdict_lines
 
 DOUBLE_CTRL_C = 3.0
 # Fallbacks come in bursts while TF traces and places a graph: one summary per burst,
@@ -52,6 +53,8 @@ def format_event(e: Event) -> str | None:
         text = e.get("message") or e.get("reason") or ""
         advice = e.get("advice")
         return f"tfmon: warning: {text}" + (f" → {advice}" if advice else "")
+    if kind == events.VERDICT:
+        return "\n".join(verdict_lines(e))
     if kind == events.HANGUP:
         return "tfmon: terminal hung up; training goes on headless"
     if kind == events.RUN_END:

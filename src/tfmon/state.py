@@ -15,6 +15,7 @@ from tfmon import events
 from tfmon.events import Event
 from tfmon.memory.state import MemoryState
 from tfmon.placement.state import PlacementState
+from tfmon.verdict.view import VerdictState
 
 BATCH_HISTORY = 2000
 DRAIN_BATCH_SAMPLE = 200  # batch events folded per drain at most (plus the last one)
@@ -309,8 +310,9 @@ class RunState:
         self.log = LogState()
         self.placement = PlacementState()
         self.memory = MemoryState()
+        self.verdict = VerdictState()
         self.events_seen = 0
-        self._handlers = (self.info, self.metrics, self.log, self.placement, self.memory)
+        self._handlers = (self.info, self.metrics, self.log, self.placement, self.memory, self.verdict)
 
     def apply(self, e: Event) -> None:
         self.events_seen += 1

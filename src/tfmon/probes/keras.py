@@ -18,6 +18,7 @@ from tfmon import events
 from tfmon.placement.layers import keras3_scopes
 from tfmon.probes.checkpoint import save_keras_model
 from tfmon.probes.context import ProbeContext
+from tfmon.probes.datasets import dataset_facts
 
 _PATCHED = "__tfmon_patched__"
 _FIT_CALLBACKS_POSITION = 5  # fit(x, y, batch_size, epochs, verbose, callbacks, ...)
@@ -51,9 +52,13 @@ class _TfmonCallbackMixin:
         self._last_logs = None  # the latest batch logs, cleaned only if an exception ends fit
         self._last_batch_event = 0.0
         self._epoch_started = 0.0
+        self._epoch_started_t = 0.0  # wall clock: the batch hook already reads time.time()
+        self._first_batch: tuple[float, int] | None = None  # (seconds into the epoch, steps)
+        self._last_batch_t = 0.0
         self._stopped_by_user = False
         self._started = False
         self._ended = False
+        self.dataset: dict | None = None
 
     # -- the control gate's view of the loop
     def position(self) -> tuple[int, int]:
@@ -81,6 +86,8 @@ class _TfmonCallbackMixin:
             model=getattr(self.model, "name", None),
             params=_count_params(self.model),
             layer_scopes=_layer_scopes(self.model),
+            steps_per_execution=_steps_per_execution(self.model),
+            dataset=self.dataset,
         )
         if "tensorflow" in sys.modules:
             # The script has built its model: TF's devices are initialised now.
@@ -92,6 +99,8 @@ class _TfmonCallbackMixin:
         self._epoch_base = self.global_step
         self._epoch_open = True
         self._epoch_started = time.perf_counter()
+        self._epoch_started_t = time.time()
+        self._first_batch = None
         self.ctx.emit(events.EPOCH_START, epoch=self.epoch)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -106,6 +115,9 @@ class _TfmonCallbackMixin:
         self._last_logs = logs
         ctx = self.ctx
         now = time.time()
+        self._last_batch_t = now
+        if self._first_batch is None:  # the wait for the epoch's first data shows here
+            self._first_batch = (now - self._epoch_started_t, self.step)
         if now - self._last_batch_event >= ctx.batch_event_interval:
             self._last_batch_event = now
             ctx.emit(
@@ -149,6 +161,7 @@ class _TfmonCallbackMixin:
             seconds=round(time.perf_counter() - self._epoch_started, 4),
             metrics=metrics,
             **fields,
+            **self._epoch_timing(),
         )
         self._epoch_open = False
         self._epochs_ended = epoch
@@ -157,6 +170,18 @@ class _TfmonCallbackMixin:
                 hook(epoch)
             except Exception:
                 pass
+
+    def _epoch_timing(self) -> dict[str, float | int]:
+        """Where the epoch's time went: the first batch (data start-up, tracing) and
+        the training batches up to the last one (validation and callbacks excluded)."""
+        if self._first_batch is None:
+            return {}
+        first_s, first_steps = self._first_batch
+        return {
+            "first_batch_seconds": round(first_s, 4),
+            "first_steps": first_steps,
+            "train_seconds": round(self._last_batch_t - self._epoch_started_t, 4),
+        }
 
     def on_train_end(self, logs=None):
         if self._stopped_by_user:
@@ -244,6 +269,20 @@ def _layer_scopes(model: Any) -> dict[str, str]:
     return keras3_scopes(names[:2000])
 
 
+def _steps_per_execution(model: Any) -> int | None:
+    """Steps Keras runs per call of its train function (compile's steps_per_execution):
+    Keras 3 keeps an int, tf.keras a variable. None when neither is readable."""
+    for attr in ("steps_per_execution", "_steps_per_execution"):
+        value = getattr(model, attr, None)
+        if value is None:
+            continue
+        try:
+            return int(value.numpy() if hasattr(value, "numpy") else value)
+        except Exception:
+            continue
+    return None
+
+
 def _count_params(model: Any) -> int | None:
     try:
         return int(model.count_params())
@@ -274,6 +313,7 @@ def _wrap_fit(fit, callback_class: type, ctx: ProbeContext):
     def fit_with_tfmon(self, *args, **kwargs):
         callback = callback_class()
         callback._setup(ctx, _batch_size(args, kwargs))
+        callback.dataset = dataset_facts(args[0] if args else kwargs.get("x"))
         callback._in_fit = True
         if len(args) > _FIT_CALLBACKS_POSITION:
             args = list(args)

@@ -34,6 +34,7 @@ from tfmon.probes.control import Control
 from tfmon.probes.job import JobResult, run_script
 from tfmon.recorder import OUTPUT_FILE, Recorder
 from tfmon.rundir import new_run_dir
+from tfmon.verdict.diagnoser import Diagnoser
 
 
 @dataclass
@@ -78,6 +79,7 @@ class LiveRun:
         self._py_capture: PythonCapture | None = None
         self._sampler = None
         self._placement = None
+        self._diagnoser: Diagnoser | None = None
         self.channel = None  # the control socket (probes/channel.py), for tfmon ctl / attach
         self._finished = False
 
@@ -94,6 +96,8 @@ class LiveRun:
         self.ctx.on_devices_ready.append(self._on_devices_ready)
         self._recorder = Recorder(self.bus, self.run_dir)
         self._recorder.start()
+        self._diagnoser = Diagnoser(self.bus.subscribe(), self.emit)  # before run_start: it folds every event
+        self._diagnoser.start()
         self.channel, channel_error = _open_channel(self)  # before run_start: it folds every event
         self.emit(
             events.RUN_START,
@@ -173,6 +177,8 @@ class LiveRun:
     def _report_end(self, result: JobResult) -> int:
         if result.error:
             self.emit(events.LOG, stream="stderr", text=result.error.rstrip("\n"))
+        if self._diagnoser is not None:
+            self._diagnoser.flush()  # the last verdict comes before run_end
         state = "finished" if result.exit_code == 0 else "failed"
         self.emit(
             events.STATUS,
@@ -239,6 +245,8 @@ class LiveRun:
         self._finished = True
         if self._sampler is not None:
             self._sampler.stop()
+        if self._diagnoser is not None:
+            self._diagnoser.stop()
         if self._py_capture is not None:
             self._py_capture.restore()
         if self._fd_capture is not None:
