@@ -324,3 +324,20 @@ def test_shape_version_moves_for_new_rows_not_for_counts():
     # a new (op, device) from an eager run
     state.apply({"type": "placement", "t": 0.0, "eager": {"Einsum@CPU:0": 1}})
     assert state.shape_version == shape + 2
+
+
+def test_keras_xla_on_a_gpu_platform_without_an_xla_compiler_is_explained():
+    # A real run on the simulated GPU (tests/simgpu) with Keras 3's default jit_compile="auto":
+    # Keras turns XLA on when it sees a GPU, and the plugin's platform has no XLA compiler.
+    run = Run().feed_file("simgpu-tf2.21.0-keras3.15.1-jit-auto-no-xla-compiler.stderr.log", "stderr")
+    warnings = run.of("tf_warning")
+    assert warnings and {w["code"] for w in warnings} == {"xla_no_compiler"}
+    assert all(w["severity"] == "error" for w in warnings)
+    assert "jit_compile=False" in warnings[0]["advice"] and "SIMGPU" in warnings[0]["message"]
+
+
+def test_a_pluggable_device_that_is_not_metal_is_named_by_its_platform():
+    run = Run().feed_file("simgpu-tf2.21.0-keras3.15.1-jit-auto-no-xla-compiler.stderr.log", "stderr")
+    (devices,) = run.of("devices")
+    assert devices["backend"] == "SIMGPU" and devices["accelerator"] == "SIMGPU"
+    assert devices["gpus"] == [{"device": "GPU:0", "name": "SIMGPU", "memory_mb": 257, "pci_bus_id": "<undefined>"}]

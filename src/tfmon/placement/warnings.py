@@ -26,6 +26,7 @@ _TRIGGERS = (
     "M1/M2", "ran out of data", "registered platform", "already registered",
     "OpKernel for 'GPU'", "Supported device types [CPU]", "explicit device specification",
     "libmetal_plugin", "Symbol not found", "Could not find cuda drivers",
+    "Could not find compiler for platform",
 )
 
 KNOWN_WARNINGS: tuple[KnownWarning, ...] = (
@@ -49,6 +50,15 @@ KNOWN_WARNINGS: tuple[KnownWarning, ...] = (
         "error",
         re.compile(r"could not find registered platform with id"),
         "XLA is not supported by tensorflow-metal: pass jit_compile=False to "
+        "model.compile() and drop tf.function(jit_compile=True).",
+    ),
+    KnownWarning(
+        "xla_no_compiler",
+        "error",
+        # Seen on a PluggableDevice with no XLA backend (tests/simgpu's SIMGPU platform).
+        re.compile(r"Could not find compiler for platform (\w+)"),
+        "XLA has no compiler for this GPU platform, and Keras 3 turns jit_compile on when it "
+        "sees a GPU (it knows only Metal on macOS arm64 has none): pass jit_compile=False to "
         "model.compile() and drop tf.function(jit_compile=True).",
     ),
     KnownWarning(
