@@ -247,3 +247,29 @@ def test_metal_table_matches_apples_metadata():
             assert release.tf_max == tf_span[-1]
     assert "Fixes compatibility with 2.18+" in rows[-1][3]
     assert METAL_RELEASES[(1, 2)].tf_min == (2, 18)
+
+
+# --- a GPU from a PluggableDevice plugin that is not Metal (tests/simgpu) -------------------
+
+
+def test_gpu_plugins_are_found_where_tensorflow_looks(tmp_path):
+    site = tmp_path / "site-packages"
+    (site / "tensorflow-plugins").mkdir(parents=True)
+    (site / "tensorflow-plugins" / "libmetal_plugin.dylib").write_bytes(b"")
+    (site / "tensorflow-plugins" / "README.txt").write_text("not a library")
+    named = tmp_path / "libsimgpu.so"
+    named.write_bytes(b"")
+    from tfmon.doctor.facts import find_gpu_plugins
+
+    got = find_gpu_plugins([str(site)], {"TF_PLUGGABLE_DEVICE_LIBRARY_PATH": str(named)})
+    assert got == (str(site / "tensorflow-plugins" / "libmetal_plugin.dylib"), str(named))
+    assert find_gpu_plugins([str(tmp_path / "elsewhere")], {}) == ()
+
+
+def test_a_cpu_only_build_with_a_gpu_plugin_is_not_a_failure_on_linux():
+    facts = linux(dists={"tensorflow-cpu": "2.21.0"}, tf_build={"is_cuda_build": False},
+                  gpu_plugins=("/x/libsimgpu.so",))
+    found = by_check(run_checks(facts))
+    assert found["gpu_plugins"]["status"] == "ok" and "/x/libsimgpu.so" in found["gpu_plugins"]["message"]
+    assert found["tf_build"]["status"] == "ok" and found["nvidia_driver"]["status"] == "ok"
+    assert not [f for f in found.values() if f["status"] == "fail"]

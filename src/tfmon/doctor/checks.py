@@ -20,6 +20,8 @@ def finding(check: str, status: str, message: str, fix: str = "") -> dict:
 def run_checks(facts: Facts) -> list[dict]:
     """Every platform check (no TensorFlow import, no subprocess)."""
     found = [check_platform(facts), check_tensorflow(facts)]
+    if facts.gpu_plugins:
+        found.append(check_gpu_plugins(facts))
     if facts.os == "Darwin":
         found += mac_checks(facts)
     elif facts.os == "Linux":
@@ -53,6 +55,12 @@ def check_tensorflow(facts: Facts) -> dict:
     names = [d for d in ("tensorflow", "tensorflow-macos", "tensorflow-cpu") if facts.version(d)]
     listed = ", ".join(f"{d} {facts.version(d)}" for d in names) or f"tensorflow {version}"
     return finding("tensorflow", OK, listed)
+
+
+def check_gpu_plugins(facts: Facts) -> dict:
+    """Which PluggableDevice libraries TensorFlow will load (Metal's, or any other plugin)."""
+    return finding("gpu_plugins", OK, "GPU plugin librar" + ("y" if len(facts.gpu_plugins) == 1 else "ies")
+                   + " TensorFlow loads at import: " + ", ".join(facts.gpu_plugins))
 
 
 # --- macOS -----------------------------------------------------------------
@@ -161,6 +169,8 @@ def check_tf_build(facts: Facts) -> dict:
     if cuda is None:
         return finding("tf_build", WARN, "cannot read TensorFlow's build info",
                        "reinstall tensorflow")
+    if not cuda and facts.gpu_plugins:
+        return finding("tf_build", OK, "a CPU-only TensorFlow build, as a GPU plugin (PluggableDevice) needs")
     if not cuda:
         return finding(
             "tf_build", FAIL, "this TensorFlow is a CPU-only build: it cannot use a GPU",
@@ -171,6 +181,8 @@ def check_tf_build(facts: Facts) -> dict:
 
 
 def check_nvidia_driver(facts: Facts) -> dict:
+    if facts.nvidia_driver is None and facts.nvidia_devices == 0 and facts.gpu_plugins:
+        return finding("nvidia_driver", OK, "no NVIDIA GPU here; a GPU plugin provides the GPU")
     if facts.nvidia_driver is None and facts.nvidia_devices == 0:
         return finding(
             "nvidia_driver", FAIL,
@@ -230,7 +242,7 @@ def probe_findings(result: dict) -> list[dict]:
     gpus = [d for d in result.get("physical", []) if d[1] == "GPU"]
     if gpus:
         out.append(finding("gpu_devices", OK, f"TensorFlow lists {len(gpus)} GPU(s): "
-                           + ", ".join(d[0] for d in gpus)))
+                           + ", ".join(d[0] for d in gpus) + provided_by(result)))
     else:
         devices = ", ".join(d[0].rsplit("device:", 1)[-1] for d in result.get("physical", []))
         out.append(finding("gpu_devices", FAIL, f"TensorFlow lists no GPU (physical devices: {devices or 'none'})",
@@ -245,13 +257,35 @@ def probe_findings(result: dict) -> list[dict]:
         out.append(finding("placement", OK, f"probe ops ran: {where}"))
     else:
         out.append(finding("placement", FAIL, f"probe ops ran: {where}: the GPU was not used"))
+    seen = set()
     for fb in result.get("fallbacks", []):
+        if (fb["op"], fb["device"]) in seen:
+            continue  # the same op eagerly and in the traced function: once
+        seen.add((fb["op"], fb["device"]))
         out.append(finding("fallback", WARN, f"{fb['op']} fell back to {fb['device']}: {fb['reason']}",
                            fb.get("advice", "")))
     for w in result.get("warnings", []):
         if w.get("severity") in ("warning", "error"):
             out.append(finding(f"tf_{w['code']}", WARN, w["message"][:300], w["advice"]))
     return out
+
+
+def provided_by(result: dict) -> str:
+    """`` (PluggableDevice SIMGPU, from /path/libsimgpu.so)``: what made the GPU, from the
+    device banner TensorFlow printed and the plugin libraries loaded in the probe."""
+    devices = result.get("devices") or {}
+    backend = devices.get("backend")
+    plugins = result.get("plugins") or []
+    if backend == "CUDA":
+        return " (CUDA, TensorFlow's own GPU support)"
+    if not backend and not plugins:
+        return ""
+    kind = f"PluggableDevice {backend}" if backend else "a PluggableDevice"
+    if len(plugins) == 1:
+        return f" ({kind}, from {plugins[0]})"
+    if plugins:
+        return f" ({kind}, from one of {', '.join(plugins)})"
+    return f" ({kind})"
 
 
 def gpu_used(result: dict) -> bool:
@@ -264,7 +298,11 @@ def verdict(findings: list[dict], result: dict | None) -> tuple[bool, str]:
     """(GPU used, one-line verdict)."""
     fails = [f for f in findings if f["status"] == FAIL and f["check"] not in ("placement", "gpu_devices")]
     if result is not None and gpu_used(result):
-        return True, "GPU used: the probe's matmul and conv ran on the GPU"
+        placed = result.get("placed", {})
+        on_gpu = sorted(op for op, devs in placed.items() if any(d.startswith("GPU") for d in devs))
+        off = sorted(op for op in placed if op not in on_gpu)
+        return True, (f"GPU used: the probe's {' and '.join(on_gpu)} ran on the GPU"
+                      + (f"; {' and '.join(off)} only on the CPU (see the fallbacks above)" if off else ""))
     why = fails[0]["message"] if fails else "no failed check explains it"
     if result is None:
         return False, f"GPU not checked (no probe); {why}"

@@ -47,6 +47,8 @@ class Facts:
     nvidia_devices: int = 0  # Linux: /dev/nvidiaN nodes
     mac_ver: str = ""  # "14.5"
     cuda_visible_devices: str | None = None  # the environment variable, if set
+    gpu_plugins: tuple[str, ...] = ()  # PluggableDevice libraries `import tensorflow` loads
+
 
     @property
     def python_tuple(self) -> tuple[int, int]:
@@ -70,7 +72,39 @@ def gather_facts() -> Facts:
         nvidia_devices=len(glob.glob("/dev/nvidia[0-9]*")) if system == "Linux" else 0,
         mac_ver=platform.mac_ver()[0] if system == "Darwin" else "",
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        gpu_plugins=find_gpu_plugins(),
     )
+
+
+PLUGIN_PATH_ENV = "TF_PLUGGABLE_DEVICE_LIBRARY_PATH"
+_LIBRARY_SUFFIXES = (".so", ".dylib", ".dll")
+
+
+def find_gpu_plugins(paths: list[str] | None = None, environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The PluggableDevice libraries TensorFlow loads at import, found where it looks
+    (``tensorflow/__init__.py``): every library in a ``tensorflow-plugins`` folder of a
+    site-packages directory (tensorflow-metal's ``libmetal_plugin.dylib``), and the
+    file or folder named by ``TF_PLUGGABLE_DEVICE_LIBRARY_PATH``."""
+    import site
+    import sys
+
+    environ = os.environ if environ is None else environ
+    if paths is None:
+        paths = [p for p in sys.path if "site-packages" in p]
+        try:
+            paths += site.getsitepackages() + [site.getusersitepackages()]
+        except AttributeError:  # some embedded Pythons
+            pass
+    found: list[str] = []
+    folders = [os.path.join(p, "tensorflow-plugins") for p in dict.fromkeys(paths)]
+    named = environ.get(PLUGIN_PATH_ENV, "")
+    for entry in folders + ([named] if named else []):
+        if os.path.isdir(entry):
+            files = sorted(os.path.join(entry, f) for f in os.listdir(entry) if f.endswith(_LIBRARY_SUFFIXES))
+        else:
+            files = [entry] if entry == named and os.path.isfile(entry) else []
+        found += [f for f in files if f not in found]
+    return tuple(found)
 
 
 def installed_versions(names: tuple[str, ...] = DISTRIBUTIONS) -> dict[str, str]:

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+from tfmon.placement import rules
 from tfmon.placement.probe import PlacementProbe
 
 MARKER = "TFMON_PROBE "
@@ -39,6 +40,32 @@ def step(a, x, k):
     return tf.reduce_sum(tf.matmul(a, a)) + tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME"))
 
 info["result"] = float(step(a, x, k))
+
+# The GPU plugin libraries loaded into this process (Linux: its memory map).
+try:
+    from tfmon.doctor.facts import find_gpu_plugins
+    plugins = find_gpu_plugins()
+    with open("/proc/self/maps") as maps:
+        mapped = maps.read()
+    plugins = [p for p in plugins if p in mapped]
+except OSError:
+    pass  # no /proc (macOS): every plugin found is loaded at import
+except ImportError:
+    plugins = []
+info["plugins"] = list(plugins)
+
+# The kernel registry, for the fallback reasons (the doctor itself never imports TF).
+from tensorflow.core.framework import types_pb2
+from tensorflow.python.framework import kernels
+registry = {}
+for kernel in kernels.get_all_registered_kernels().kernel:
+    if kernel.device_type.startswith("XLA_"):
+        continue
+    dtypes = registry.setdefault(kernel.op, {}).setdefault(kernel.device_type, set())
+    for c in kernel.constraint:
+        if c.name in ("T", "dtype"):
+            dtypes.update(types_pb2.DataType.Name(v) for v in c.allowed_values.list.type)
+info["registry"] = {op: {dev: sorted(d) for dev, d in devs.items()} for op, devs in registry.items()}
 print("TFMON_PROBE " + json.dumps(info), flush=True)
 """
 
@@ -61,18 +88,26 @@ def run_probe(python: str = sys.executable, timeout: float = 300.0) -> dict:
 
 def read_probe_output(stdout: str, stderr: str, returncode: int) -> dict:
     """Parse a probe's captured output (pure: tests feed it captured text)."""
-    events: list[dict] = []
-    probe = PlacementProbe(lambda type_, **f: events.append({"type": type_, **f}))
     info: dict = {}
+    for line in stdout.splitlines():
+        if line.startswith(MARKER):
+            try:
+                info = json.loads(line[len(MARKER):])
+            except ValueError:
+                pass
+    table = {
+        op: {dev: [rules.dtype_name(d) for d in dtypes] for dev, dtypes in devs.items()}
+        for op, devs in (info.get("registry") or {}).items()
+    }
+    events: list[dict] = []
+    probe = PlacementProbe(
+        lambda type_, **f: events.append({"type": type_, **f}),
+        registry=rules.static_registry(table) if table else None,
+    )
     for stream, text in (("stderr", stderr), ("stdout", stdout)):
         for line in text.splitlines():
-            if line.startswith(MARKER):
-                try:
-                    info = json.loads(line[len(MARKER):])
-                except ValueError:
-                    pass
-                continue
-            probe.feed(stream, line)
+            if not line.startswith(MARKER):
+                probe.feed(stream, line)
     if any(kind == "GPU" for _, kind in info.get("physical", [])):
         probe.set_gpu_visible(True)
     probe.flush()
@@ -89,6 +124,7 @@ def read_probe_output(stdout: str, stderr: str, returncode: int) -> dict:
         "ok": returncode == 0 and bool(info),
         "tf_version": info.get("tf_version"),
         "physical": info.get("physical", []),
+        "plugins": info.get("plugins", []),
         "placed": placed,
         "fallbacks": [e for e in events if e["type"] == "fallback"],
         "warnings": [e for e in events if e["type"] == "tf_warning"],

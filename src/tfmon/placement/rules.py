@@ -134,14 +134,14 @@ class TFKernelRegistry:
             for constraint in kernel.constraint:
                 if constraint.name in ("T", "dtype"):
                     for value in constraint.allowed_values.list.type:
-                        dtypes.add(_dtype_name(types_pb2.DataType.Name(value)))
+                        dtypes.add(dtype_name(types_pb2.DataType.Name(value)))
         result = {dev: frozenset(d) for dev, d in found.items()}
         with self._lock:
             self._cache[op] = result
         return result
 
 
-def _dtype_name(proto_name: str) -> str:
+def dtype_name(proto_name: str) -> str:
     # DT_FLOAT -> float32 style names, as users write them in Python.
     name = proto_name.removeprefix("DT_").lower()
     return {"float": "float32", "double": "float64", "half": "float16"}.get(name, name)
