@@ -347,3 +347,20 @@ async def test_real_keras_conv_fit_on_this_machine():
         assert state.fallback_count == 0
         banner = str(app.query_one("#fallback-banner", Static).render())
         assert "No GPU visible" in banner and "no GPU is present" in banner
+
+
+def test_gpu_visible_but_unused_gets_its_banner_only_once_it_is_clear():
+    from tfmon.ui.fallback_pane import UNUSED_MIN_NODES, banner_text
+
+    state = PlacementState()
+    state.apply({"type": "devices", "t": 0.0, "backend": "SIMGPU", "gpus": [{"device": "GPU:0", "name": "SIMGPU"}]})
+    cpu_node = lambda i: [f"StatefulPartitionedCall/sequential/dense/MatMul_{i}", "MatMul", "CPU:0"]  # noqa: E731
+    state.apply({"type": "placement", "t": 0.0, "nodes": [cpu_node(i) for i in range(UNUSED_MIN_NODES - 1)], "eager": {}})
+    assert banner_text(state) is None  # the first eager ops of any run: no claim yet
+    state.apply({"type": "placement", "t": 0.0, "nodes": [cpu_node(99)], "eager": {}})
+    text = str(banner_text(state))
+    assert text.startswith(f"GPU visible but unused: all {UNUSED_MIN_NODES} compute ops placed so far ran on the CPU.")
+    assert "tf.device('/CPU:0')" in text
+    assert str(banner_text(state, compact=True)) == "GPU visible but unused: every op on the CPU."
+    state.apply({"type": "placement", "t": 0.0, "nodes": [["s/sequential/dense/Relu", "Relu", "GPU:0"]], "eager": {}})
+    assert banner_text(state) is None  # the GPU is used

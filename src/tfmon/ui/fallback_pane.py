@@ -30,14 +30,15 @@ NARROW = 30  # below this many columns the banner drops its frame: every cell is
 
 
 def banner_text(state: PlacementState, compact: bool = False) -> Text | None:
-    """The "no GPU visible, and why" banner, or None when a GPU is visible.
+    """The "no GPU visible, and why" banner; with a GPU visible, the "visible but unused"
+    one when every compute op so far ran on the CPU; else None.
 
     Each finding is a paragraph behind a one-cell mark, its fix on the next line:
     no column of fixed width, so a narrow pane wraps words, not a word per line.
     ``compact`` (a pane a fifth of the screen wide): each finding's headline only,
     the part before its first colon, semicolon or parenthesis; the whole text shows when the pane is maximised (3, then m)."""
     if state.gpu_visible:
-        return None
+        return _unused_gpu_text(state, compact)
     problems = state.problem_findings()
     if not problems and not state.findings and not state.total_nodes:
         return None  # nothing known yet: no claim either way
@@ -53,6 +54,24 @@ def banner_text(state: PlacementState, compact: bool = False) -> Text | None:
             text.append(f"\n  fix: {f['fix']}", style="italic")
     if compact and problems:
         text.append("\n(3, m: the details)", style="dim")
+    return text
+
+
+#: CPU compute nodes, with none on the GPU, before the "visible but unused" banner: the
+#: first eager ops of a normal run (initialisers) must not raise it for a moment.
+UNUSED_MIN_NODES = 20
+
+
+def _unused_gpu_text(state: PlacementState, compact: bool) -> Text | None:
+    """The "GPU visible but unused" banner (the whole model under tf.device('/CPU:0'))."""
+    cpu = state.compute_nodes.get("CPU", 0)
+    if state.compute_nodes.get("GPU", 0) or cpu < UNUSED_MIN_NODES:
+        return None
+    if compact:
+        return Text("GPU visible but unused: every op on the CPU.", style="bold")
+    text = Text(f"GPU visible but unused: all {cpu} compute ops placed so far ran on the CPU.", style="bold")
+    text.append("\n  look for a tf.device('/CPU:0') scope around the model, or a dtype the GPU has no "
+                "kernels for (float64); each op's reason is below", style="italic")
     return text
 
 
