@@ -141,7 +141,7 @@ class TfmonApp(App[int]):
         subs = {
             "metrics": state.metrics,
             "placement": state.placement,
-            "fallbacks": state.placement,
+            "fallbacks": (state.placement, state.verdict),
             "memory": state.memory,
             "log": state.log,
         }
@@ -150,7 +150,8 @@ class TfmonApp(App[int]):
         for name, widget in self._panes.items():
             hidden = (single and name != self.current) or (name == "log" and panes.has_class("-log-hidden"))
             if not hidden:
-                widget.update_from(subs[name])
+                sub = subs[name]
+                widget.update_from(*(sub if isinstance(sub, tuple) else (sub,)))
 
     def _notify_news(self) -> None:
         state = self.state

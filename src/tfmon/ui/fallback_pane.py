@@ -1,11 +1,15 @@
-"""Fallbacks pane: ops that run on the CPU while a GPU is visible, and why.
+"""Fallbacks pane: why the run is slow, and ops that run on the CPU while a GPU is visible.
+
+At the top, the verdict ("why is it slow?", ``tfmon.verdict``): each finding
+with its numbers and the change to try, best first.
 
 Groups by layer and op type, heaviest first, each with its reason (from
 TensorFlow's kernel registry) and what to try; then the known TF warnings.
 Above them, a banner says when no GPU is visible and why (the ``environment``
 findings that ``tfmon doctor`` also reports).
 
-``update_from(state)`` redraws only when ``state.fallback_version`` moved:
+``update_from(state, verdict)`` redraws only when ``state.fallback_version`` or the
+verdict's version moved:
 fallbacks change rarely, placement ticks do not touch this pane.
 ``notify_first=True`` makes the pane raise the first-fallback notification
 itself (off by default: tfmon's app raises it from the header count).
@@ -22,6 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from tfmon.placement.state import PlacementState
+from tfmon.verdict.view import VerdictState
 
 MAX_GROUPS = 200  # a pane, not a report: beyond this, "N more groups"
 _STATUS_MARK = {"fail": ("✗", "bold red"), "warn": ("!", "bold yellow")}
@@ -75,6 +80,25 @@ def _unused_gpu_text(state: PlacementState, compact: bool) -> Text | None:
     return text
 
 
+def verdict_text(verdict: VerdictState | None, compact: bool = False) -> Text | None:
+    """"Why is it slow?": the findings, best first, each with its evidence and the change
+    to try (``compact``: titles only). None while there is nothing to say."""
+    if verdict is None or not verdict.findings:
+        return None
+    text = Text("Why is it slow?", style="bold underline")
+    if verdict.epoch:
+        text.append(f"  after epoch {verdict.epoch}", style="dim")
+    for i, f in enumerate(verdict.findings, 1):
+        text.append(f"\n{i}. ", style="bold")
+        text.append(str(f.get("title", "")), style="bold yellow" if i == 1 else "bold")
+        if compact:
+            continue
+        text.append(f"\n   {f.get('evidence', '')}")
+        text.append("\n   try: ", style="dim")
+        text.append(str(f.get("change", "")), style="green")
+    return text
+
+
 def fallbacks_text(state: PlacementState) -> Text:
     groups = state.fallback_groups()
     text = Text()
@@ -115,6 +139,8 @@ def fallbacks_text(state: PlacementState) -> Text:
 class FallbackPane(Widget):
     DEFAULT_CSS = """
     FallbackPane { layout: vertical; height: 1fr; }
+    FallbackPane #fallback-verdict { display: none; margin-bottom: 1; }
+    FallbackPane #fallback-verdict.-shown { display: block; }
     FallbackPane #fallback-banner { display: none; border: heavy $error; padding: 0 1; height: auto; }
     FallbackPane #fallback-banner.-shown { display: block; }
     FallbackPane #fallback-banner.-narrow { border: none; border-left: thick $error; padding: 0; }
@@ -126,13 +152,14 @@ class FallbackPane(Widget):
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.notify_first = notify_first
-        self._seen_version = -1
+        self._seen_version: tuple[int, int] | None = None
         self._notified = False
 
     def compose(self) -> ComposeResult:
         yield Static("fallbacks: none yet", id="fallback-summary")
         # The banner scrolls with the list: in a short pane it must not take every row.
         with VerticalScroll():
+            yield Static(id="fallback-verdict")
             yield Static(id="fallback-banner")
             yield Static(id="fallback-list")
 
@@ -142,12 +169,17 @@ class FallbackPane(Widget):
 
     def on_resize(self) -> None:
         self.query_one("#fallback-banner").set_class(self.narrow, "-narrow")
-        self._seen_version = -1  # the banner's text depends on the width
+        self._seen_version = None  # the banner's text depends on the width
 
-    def update_from(self, state: PlacementState) -> None:
-        if state.fallback_version == self._seen_version:
+    def update_from(self, state: PlacementState, verdict: VerdictState | None = None) -> None:
+        seen = (state.fallback_version, verdict.version if verdict is not None else -1)
+        if seen == self._seen_version:
             return
-        self._seen_version = state.fallback_version
+        self._seen_version = seen
+        found = verdict_text(verdict, compact=self.narrow)
+        shown = self.query_one("#fallback-verdict", Static)
+        shown.set_class(found is not None, "-shown")
+        shown.update(found or "")
         banner = self.query_one("#fallback-banner", Static)
         text = banner_text(state, compact=self.narrow)
         banner.set_class(text is not None, "-shown")

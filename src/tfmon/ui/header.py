@@ -69,6 +69,10 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     placement = state.placement
     if placement is not None:
         notes.append((placement.header_summary(), ""))
+    verdict = getattr(state, "verdict", None)
+    if verdict is not None and verdict.top is not None:
+        notes.append((f"why slow: {verdict.top.get('title')} (3)", "bold yellow"))
+    if placement is not None:
         if getattr(placement, "fallback_count", 0):
             notes.append((f"⚠ {placement.fallback_count} CPU fallbacks", "bold yellow"))
     memory = state.memory
