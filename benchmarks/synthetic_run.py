@@ -102,7 +102,7 @@ def events(
             yield at(t, "batch", epoch=epoch, step=step, global_step=global_step,
                      logs={"loss": round(1.0 / (1 + global_step / steps * 0.05), 5), "accuracy": 0.9})
         elif i == 1:
-            k = eager_per_flush * every
+            k = round(eager_per_flush * every)
             yield at(t, "placement", nodes=[], eager={"__inference_multi_step_on_iterator_1074@CPU:0": k,
                                                       "_EagerConst@CPU:0": k})
         elif i == 2:

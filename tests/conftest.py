@@ -49,6 +49,33 @@ def run_tfmon(args: list[str], run_dir: Path, cwd: Path | None = None, timeout: 
     return Finished(proc.returncode, proc.stdout, proc.stderr, run_dir)
 
 
+def fold(stream) -> "RunState":
+    """A RunState folded from events one by one (no per-drain sampling)."""
+    from tfmon.state import RunState
+
+    state = RunState()
+    for e in stream:
+        state.apply(e)
+    return state
+
+
+def final_view(state) -> dict:
+    """What the panes show at the end of a run, the loss curve, log and memory sparklines aside."""
+    info, metrics, placement, memory = state.info, state.metrics, state.placement, state.memory
+    return {
+        "info": (info.state, info.fit, info.epoch, info.epochs, info.step, info.global_step, info.exit_code,
+                 info.last_checkpoint, info.stop_reason, info.paused_since, info.pause_requested),
+        "epochs": [(r.fit, r.epoch, r.seconds, r.metrics) for r in metrics.rows],
+        "epoch_curves": (metrics.epoch_loss, metrics.epoch_val_loss, metrics.evaluations),
+        "ops": {k: (r.nodes, r.eager, r.fallbacks) for k, r in placement.op_rows.items()},
+        "fallbacks": placement.fallbacks,
+        "warnings": placement.warnings,
+        "devices": placement.devices,
+        "memory": (memory.latest, list(memory.epochs), list(memory.warnings)),
+        "notices": list(state.log.notices),
+    }
+
+
 @pytest.fixture
 def scripts() -> Path:
     return SCRIPTS

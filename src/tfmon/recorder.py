@@ -90,9 +90,9 @@ def read_events(run_dir: Path) -> list[Event]:
 class EventFollower:
     """Reads new complete lines of an events file as it grows (for attach)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, offset: int = 0) -> None:
         self.path = Path(run_dir) / EVENTS_FILE
-        self._offset = 0
+        self._offset = offset  # where to start: 0, or where a history read ended
         self._partial = b""
 
     def poll(self) -> list[Event]:

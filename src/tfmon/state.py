@@ -17,9 +17,51 @@ from tfmon.memory.state import MemoryState
 from tfmon.placement.state import PlacementState
 from tfmon.verdict.view import VerdictState
 
-BATCH_HISTORY = 2000
+BATCH_HISTORY = 2000  # curve points kept: between this and twice this, over the whole run
 DRAIN_BATCH_SAMPLE = 200  # batch events folded per drain at most (plus the last one)
 LOG_HISTORY = 5000
+
+
+class Downsampled:
+    """The points of a whole run in bounded memory: all of them until there are
+    ``2 * n``, then every 2nd, 4th, ... (the stride doubles each time the list
+    fills up), evenly spread over everything appended; the newest always."""
+
+    __slots__ = ("_n", "_points", "_stride", "_count", "_last")
+
+    def __init__(self, n: int = BATCH_HISTORY) -> None:
+        self._n = n
+        self._points: list = []
+        self._stride = 1
+        self._count = 0
+        self._last = None
+
+    def append(self, point) -> None:
+        if self._count % self._stride == 0:
+            self._points.append(point)
+            if len(self._points) >= 2 * self._n:
+                del self._points[1::2]
+                self._stride *= 2
+        self._count += 1
+        self._last = point
+
+    def _view(self) -> list:
+        points = self._points
+        if self._count and points[-1] is not self._last:
+            return points + [self._last]
+        return points
+
+    def __iter__(self):
+        return iter(self._view())
+
+    def __len__(self) -> int:
+        return len(self._view())
+
+    def __getitem__(self, i):
+        return self._last if i == -1 and self._count else self._view()[i]
+
+    def __bool__(self) -> bool:
+        return self._count > 0
 
 
 class RunInfo:
@@ -181,11 +223,11 @@ class MetricsState:
         self.version = 0
         self.rows: list[EpochRow] = []
         self.columns: list[str] = []  # every metric name seen, in order of appearance
-        self.batch_loss: collections.deque[tuple[int, float]] = collections.deque(maxlen=BATCH_HISTORY)
+        self.batch_loss: Downsampled = Downsampled()  # the whole run, downsampled
         self.epoch_loss: list[tuple[int, float]] = []
         self.epoch_val_loss: list[tuple[int, float]] = []
         self.evaluations: list[dict[str, Any]] = []
-        self.scalars: dict[tuple[str, str], collections.deque[tuple[int, float]]] = {}
+        self.scalars: dict[tuple[str, str], Downsampled] = {}
         self.batch_loss_seen = False
         self.x_unit = "epoch"
         self._fit = 0
@@ -246,7 +288,7 @@ class MetricsState:
         key = (e.get("run") or "", e.get("name", "?"))
         series = self.scalars.get(key)
         if series is None:
-            series = self.scalars[key] = collections.deque(maxlen=BATCH_HISTORY)
+            series = self.scalars[key] = Downsampled()
         series.append((e.get("step", len(series)), value))
 
     def curve_series(self) -> tuple[str, list[tuple[float, float]]]:

@@ -9,9 +9,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import synthetic_run  # noqa: E402
+from conftest import final_view, fold  # noqa: E402
 from tfmon import thinning  # noqa: E402
 from tfmon.recorder import read_events  # noqa: E402
-from tfmon.state import RunState  # noqa: E402
 from tfmon.thinning import Thinner  # noqa: E402
 
 HOUR = 3600.0
@@ -23,34 +23,10 @@ def thin(stream):
     return out + thinner.close()
 
 
-def fold(stream):
-    state = RunState()
-    for e in stream:
-        state.apply(e)
-    return state
-
-
-def final(state: RunState) -> dict:
-    """What the panes show at the end (the loss curve aside)."""
-    info, metrics, placement, memory = state.info, state.metrics, state.placement, state.memory
-    return {
-        "info": (info.state, info.fit, info.epoch, info.epochs, info.step, info.global_step, info.exit_code,
-                 info.last_checkpoint, info.stop_reason, info.paused_since, info.pause_requested),
-        "epochs": [(r.fit, r.epoch, r.seconds, r.metrics) for r in metrics.rows],
-        "epoch_curves": (metrics.epoch_loss, metrics.epoch_val_loss, metrics.evaluations),
-        "ops": {k: (r.nodes, r.eager, r.fallbacks) for k, r in placement.op_rows.items()},
-        "fallbacks": placement.fallbacks,
-        "warnings": placement.warnings,
-        "devices": placement.devices,
-        "memory": (memory.latest, list(memory.epochs), list(memory.warnings)),
-        "notices": [n for n in state.log.notices],
-    }
-
-
 def test_thinned_long_run_gives_the_same_final_state_at_a_bounded_rate():
     full = list(synthetic_run.events(days=0.3, epoch_s=1800.0, every=20.0))
     thinned = thin(full)
-    assert final(fold(thinned)) == final(fold(full))
+    assert final_view(fold(thinned)) == final_view(fold(full))
     assert len(thinned) < len(full) / 4
     # After the first hour no thinned series writes more than one event per 10 s
     # (plus the one held back before each mark: epochs, checkpoints, pauses).
@@ -71,7 +47,7 @@ def test_the_real_recording_keeps_its_final_state():
     """A real run (tests/fixtures/runs) thinned: the first hour keeps all but the eager counts' events."""
     full = read_events(ROOT / "tests/fixtures/runs/demo-3-epochs")
     thinned = thin(full)
-    assert final(fold(thinned)) == final(fold(full))
+    assert final_view(fold(thinned)) == final_view(fold(full))
     assert [e for e in thinned if e["type"] == "batch"] == [e for e in full if e["type"] == "batch"]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tfmon import events
 from tfmon.events import Event
-from tfmon.recorder import EventFollower, read_events
+from tfmon.history import read_history
+from tfmon.recorder import EVENTS_FILE, EventFollower, read_events
 
 
 class LiveSource:
@@ -35,21 +36,67 @@ class LiveSource:
         self.run.control.request(action, source="key")
 
 
+class History:
+    """A recording's history (``tfmon.history``) read once: at once for a small file,
+    in a thread for a big one, so that the first frame never waits for it."""
+
+    IN_THREAD = 4 << 20  # bytes
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / EVENTS_FILE
+        self.events: list[Event] | None = None
+        self.offset = 0
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            big = self.path.stat().st_size > self.IN_THREAD
+        except OSError:
+            big = False
+        if big:
+            self._thread = threading.Thread(target=self._read, name="tfmon-history", daemon=True)
+            self._thread.start()
+        else:
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            events, self.offset = read_history(self.path)
+        except OSError as exc:
+            events, self.error = [], str(exc)
+        self.events = events
+
+    @property
+    def ready(self) -> bool:
+        return self.events is not None
+
+    def take(self) -> list[Event]:
+        """The history once it is read (and only once); nothing before."""
+        out = self.events
+        if out is None:
+            return []
+        self.events = []
+        return out
+
+
 class ReplaySource:
-    """A recorded run, instantly or at the recorded speed (``speed`` x real time)."""
+    """A recorded run, instantly (its history: ``tfmon.history``) or at the recorded
+    speed (``speed`` x real time: every event)."""
 
     live = False
     can_control = False
     attached = False
 
     def __init__(self, run_dir: Path, speed: float | None = None, events: list[Event] | None = None) -> None:
-        self._events = events if events is not None else read_events(run_dir)
+        self._history = History(run_dir) if events is None and speed is None else None
+        self._events = events if events is not None else [] if speed is None else read_events(run_dir)
         self._speed = speed
         self._index = 0
         self._start_wall: float | None = None
 
     def drain(self) -> list[Event]:
         if self._speed is None:
+            if self._history is not None:
+                return self._history.take()
             out, self._events = self._events[self._index :], []
             self._index = 0
             return out
@@ -72,8 +119,9 @@ class ReplaySource:
 class AttachSource:
     """A run going on in another process, seen through its run directory.
 
-    First everything recorded so far (in chunks, so a long run's history never
-    freezes the view), then new events as the recorder writes them. Keys go
+    First the history recorded so far (``tfmon.history``: what the view needs of
+    it, read in a thread when big; handed over in chunks), then new events as the
+    recorder writes them, from where the history ended. Keys go
     through the run's control channel. If the run ends or its process dies
     while attached, the view says so and stops offering control.
     """
@@ -88,7 +136,8 @@ class AttachSource:
         self.run_dir = Path(run_dir)
         self.status = status if status is not None else liveness.read_status(self.run_dir)
         self._request = request or channel.request
-        self._follower = EventFollower(self.run_dir)
+        self._history = History(self.run_dir)
+        self._follower: EventFollower | None = None  # once the history is read
         self._backlog: collections.deque[Event] = collections.deque()
         self._notes: collections.deque[Event] = collections.deque()  # made here, thread-safe appends
         self._ended = self.status.state == "ended"
@@ -97,7 +146,6 @@ class AttachSource:
         self.attached = self.live  # the header then says that q leaves the run going
         self._last_check = time.monotonic()
         self._last_seen = self.status.last_seen or time.time()
-        self._catching_up = True
         self._outbox: queue.SimpleQueue[str] | None = None
         if self.status.state == "ended":
             self._say("information", f"this run has {self.status.describe()}: replaying its events")
@@ -106,9 +154,11 @@ class AttachSource:
 
     # -- what the app calls
     def drain(self) -> list[Event]:
-        if self.live or self._catching_up:
+        if self._follower is None and self._history.ready:
+            self._backlog.extend(self._history.take())
+            self._follower = EventFollower(self.run_dir, self._history.offset)
+        elif self.live and self._follower is not None:
             self._backlog.extend(self._follower.poll())
-            self._catching_up = False
         out: list[Event] = []
         while self._backlog and len(out) < self.CHUNK:
             out.append(self._backlog.popleft())
@@ -152,7 +202,7 @@ class AttachSource:
     def _check_alive(self) -> None:
         from tfmon import liveness
 
-        if not self.live or self._ended:
+        if not self.live or self._ended or self._follower is None:
             return
         now = time.monotonic()
         if now - self._last_check < self.CHECK_EVERY:
