@@ -5,6 +5,7 @@
     input           a tf.data pipeline whose py_function sleeps on the first batch of each epoch
     leak            a callback that keeps 24 MB of arrays per epoch in a list
     retrace         a tf.function called with a new shape at every step of a custom loop
+    xla             compile(jit_compile=True), for a device without an XLA compiler
 """
 import sys
 import time
@@ -69,3 +70,9 @@ elif mode == "retrace":
         for length in range(2, 10):
             tfmon.step(epoch=epoch, loss=float(step(tf.ones([4, length + 8 * epoch]))))
         tfmon.epoch_end(epoch)
+
+elif mode == "xla":  # on a device without an XLA compiler (the simulated GPU, Metal)
+    x, y = data(64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", jit_compile=True)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)

@@ -241,7 +241,7 @@ def test_xla_without_a_compiler_from_a_traceback_or_a_metal_warning():
             "NOT_FOUND: could not find registered compiler for the platform -- was support for that platform linked in?")
     got = rules.xla(facts({"type": "log", "stream": "stderr", "text": "Traceback...\n" + line}))
     assert got.title == "XLA cannot compile for platform SIMGPU" and "jit_compile=False" in got.change
-    assert got.evidence.startswith("1 XLA error: tensorflow.python")
+    assert got.evidence.startswith("XLA failed: tensorflow.python")
     metal = {"type": "tf_warning", "code": "xla_platform_not_found", "severity": "error",
              "message": "OP_REQUIRES failed at xla_ops.cc:418 : NOT_FOUND: could not find registered platform with id: 0x13f441e40",
              "advice": "..."}
@@ -258,3 +258,15 @@ def test_diagnose_ranks_a_run_that_cannot_go_on_first():
 
 def test_nothing_known_nothing_said():
     assert rules.diagnose(facts({"type": "run_start", "script": "x.py"})) == []
+
+
+def test_a_recorded_simulated_gpu_run_has_fallbacks_that_matter_named_by_layer():
+    from tfmon.recorder import read_events
+
+    f = RunFacts()
+    for e in read_events(FIXTURES / "runs" / "simgpu-mlp-2-epochs"):
+        f.apply(e)
+    got = rules.cpu_fallbacks(f)
+    assert got is not None and not got.title.startswith("CPU fallbacks: (no layer)")
+    assert "dense_1: BiasAddGrad backward, Softmax forward" in got.evidence  # the model's own layer names
+    assert rules.no_gpu(f) is None

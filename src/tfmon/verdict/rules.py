@@ -30,7 +30,7 @@ CPU_BUSY_PCT = 80.0  # ...while the process keeps a core busy: the GPU waits on 
 MIN_UTIL_SAMPLES = 10
 FALLBACK_MIN_COST = 10.0  # one heavy op (weight 10) per training step, or ten medium ones
 OUTSIDE_STEP_FACTOR = 0.3  # a fallback outside the training step costs less per step
-_COPY_OPS = ("_Recv", "_HostRecv")  # one per tensor crossing devices in a placed graph
+NO_LAYER = "(no layer)"
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,12 @@ def cpu_fallbacks(f: RunFacts) -> Finding | None:
     ops_by_layer: dict[str, set[str]] = {}
     in_step = 0
     for fb in p.fallbacks:
-        inside = fb.get("phase") in PHASES and not fb.get("eager")
+        # A graph node under a layer's (or the loss', the optimizer's) scope is in the
+        # step; one without a layer may be (metrics) or not (a shuffle): counted as outside.
+        inside = fb.get("phase") in PHASES and not fb.get("eager") and bool(fb.get("layer"))
         in_step += inside
         cost = float(fb.get("weight", 1.0)) * _runs_per_step(f, fb) * (1.0 if inside else OUTSIDE_STEP_FACTOR)
-        layer = fb.get("layer") or "(no layer)"
+        layer = fb.get("layer") or NO_LAYER
         cost_by_layer[layer] = cost_by_layer.get(layer, 0.0) + cost
         ops_by_layer.setdefault(layer, set()).add(f"{fb['op']} {fb.get('phase') or ''}".strip())
     total = sum(cost_by_layer.values())
@@ -124,13 +126,11 @@ def cpu_fallbacks(f: RunFacts) -> Finding | None:
         return None
     gpu_cost = sum(row.weight * row.nodes for row in p.op_rows.values()
                    if device_type(row.device) == "GPU" and is_compute(row.op))
-    top = sorted(cost_by_layer.items(), key=lambda kv: -kv[1])[:3]
+    # Layers the user can change first; "(no layer)" only when nothing else is left.
+    top = sorted(cost_by_layer.items(), key=lambda kv: (kv[0] == NO_LAYER, -kv[1]))[:3]
     named = "; ".join(f"{layer}: {', '.join(sorted(ops_by_layer[layer])[:3])}" for layer, _ in top)
     evidence = (f"{len(p.fallbacks)} compute ops on the CPU ({in_step} inside the training step), "
                 f"cost {total:.0f} per step against {gpu_cost:.0f} on the GPU; {named}")
-    copies = sum(row.nodes for row in p.op_rows.values() if row.op in _COPY_OPS)
-    if copies:
-        evidence += f"; {copies} copies between devices in the placed graphs"
     group = p.fallback_groups()[0]
     change = group["advice"] or "see the Fallbacks pane"
     score = _clamp(total / (total + gpu_cost) if gpu_cost else 0.9, 0.1, 0.9)
@@ -309,7 +309,7 @@ def xla(f: RunFacts) -> Finding | None:
     if not p.xla_errors:
         return None
     where = f"platform {p.xla_platform}" if p.xla_platform else "this device"
-    evidence = f"{p.xla_errors} XLA error{'s' if p.xla_errors != 1 else ''}: {p.xla_message}"
+    evidence = f"XLA failed: {p.xla_message}" + (f" ({p.xla_errors} messages)" if p.xla_errors > 1 else "")
     change = (f"model.compile(..., jit_compile=False) and drop tf.function(jit_compile=True): "
               f"XLA has no compiler for {where}")
     return Finding("xla", f"XLA cannot compile for {where}", evidence, change, 1.0)
