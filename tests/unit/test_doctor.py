@@ -121,6 +121,121 @@ def test_python_too_new_for_metal_wheels():
     assert found["python_for_metal"]["status"] == "fail"  # 0.8-1.1 stop at cp311
 
 
+def test_python_313_is_told_what_it_loses_and_the_two_ways_out():
+    found = by_check(run_checks(mac(tf="2.21.0", metal=None, python="3.13.1")))
+    speaks = found["python_for_metal"]
+    assert speaks["status"] == "fail"
+    assert speaks["message"].startswith("Python 3.13: Apple has no tensorflow-metal for it")
+    assert "brew install python@3.12" in speaks["fix"]
+    assert "pip install 'tensorflow==2.21.*' && pip install tensorflow-metal-plugin" in speaks["fix"]
+    # The missing plugin is a consequence: said, but without a second (wrong) pip fix.
+    assert found["tensorflow_metal"]["status"] == "fail" and found["tensorflow_metal"]["fix"] == ""
+    # 3.14 has no TF 2.21 wheel, so the community plugin is no way out there; its TF is an rc.
+    found = by_check(run_checks(mac(tf="2.22.0rc0", metal=None, python="3.14.0")))
+    assert found["python_for_metal"]["message"].startswith("Python 3.14: Apple has no tensorflow-metal")
+    assert "brew install python@3.12" in found["python_for_metal"]["fix"]
+    assert "tensorflow-metal-plugin" not in found["python_for_metal"]["fix"]
+    assert found["tensorflow"]["status"] == "warn" and "pre-release" in found["tensorflow"]["message"]
+
+
+def plugin_mac(tf="2.21.0", plugin="0.4.1", pin="==2.21.*", library=True, **kw):
+    base = dict(os="Darwin", machine="arm64", python="3.13.1", mac_ver="15.1",
+                dists={"tensorflow": tf, "tensorflow-metal-plugin": plugin}, plugin_tf_pin=pin,
+                plugin_library={"tensorflow-metal-plugin": library})
+    base.update(kw)
+    return Facts(**base)
+
+
+def test_community_plugin_is_recognised_and_its_pair_judged():
+    found = by_check(run_checks(plugin_mac()))
+    assert found["tensorflow_metal"]["status"] == "ok" and "community" in found["tensorflow_metal"]["message"]
+    assert found["python_for_metal"]["status"] == "ok"
+    assert found["metal_pair"]["status"] == "ok"
+    # Known under TF 2.20/2.21: its optimizer kernels cannot register (fixed in TF 2.22).
+    assert found["plugin_optimizers"]["status"] == "warn" and "#126374" in found["plugin_optimizers"]["message"]
+    # It loads into the one TF minor it was built for, nothing else.
+    found = by_check(run_checks(plugin_mac(tf="2.20.0")))
+    assert found["metal_pair"]["status"] == "fail"
+    assert "built for TF 2.21 only" in found["metal_pair"]["message"]
+    assert "pip install 'tensorflow==2.21.*'" in found["metal_pair"]["fix"]
+    assert "plugin_optimizers" not in found
+    # 0.1-0.2 pinned no TF ("tensorflow>=2.16"): said, not trusted.
+    found = by_check(run_checks(plugin_mac(plugin="0.2.0", pin=">=2.16")))
+    assert found["metal_pair"]["status"] == "warn" and "pins no TensorFlow" in found["metal_pair"]["message"]
+
+
+def test_community_plugin_needs_macos_15():
+    found = by_check(run_checks(plugin_mac(mac_ver="14.6.1")))
+    assert found["plugin_macos"]["status"] == "fail" and "macOS 15" in found["plugin_macos"]["message"]
+
+
+def test_apple_and_community_metal_packages_share_one_file():
+    both = plugin_mac(dists={"tensorflow": "2.19.1", "tensorflow-metal": "1.2.0", "tensorflow-metal-plugin": "0.4.1"},
+                      python="3.12.4")
+    found = by_check(run_checks(both))
+    assert found["tensorflow_metal"]["status"] == "fail"
+    assert "tensorflow-plugins/libmetal_plugin.dylib" in found["tensorflow_metal"]["message"]
+    assert "pip uninstall -y tensorflow-metal tensorflow-metal-plugin" in found["tensorflow_metal"]["fix"]
+    # After uninstalling one of them, the other's library is gone.
+    found = by_check(run_checks(plugin_mac(library=False)))
+    assert found["tensorflow_metal"]["status"] == "fail" and "is gone" in found["tensorflow_metal"]["message"]
+    assert "--force-reinstall" in found["tensorflow_metal"]["fix"]
+
+
+def test_keras_3_on_tf_2_16_with_metal_1_1_is_flagged():
+    # tensorflow/tensorflow#63854: the pair is in Apple's table, but Keras 3 training does not use the GPU.
+    facts = mac(tf="2.16.2", metal="1.1.0", python="3.11.9", keras="3.15.1", **{"tensorflow-macos": "2.16.2"})
+    found = by_check(run_checks(facts))
+    assert found["metal_pair"]["status"] == "ok"
+    assert found["keras_on_metal"]["status"] == "warn" and "#63854" in found["keras_on_metal"]["message"]
+    assert "TF_USE_LEGACY_KERAS=1" in found["keras_on_metal"]["fix"]
+    legacy = Facts(**{**facts.__dict__, "legacy_keras": True})
+    assert "keras_on_metal" not in by_check(run_checks(legacy))
+    assert "keras_on_metal" not in by_check(run_checks(mac(keras="3.15.1")))  # TF 2.19 + metal 1.2
+
+
+def test_gather_facts_reads_the_metal_packages_as_installed(tmp_path, monkeypatch):
+    """Both packages laid out as pip installs them: Apple's RECORD is the real one from the
+    tensorflow-metal 1.2.0 wheel, the plugin's metadata the real 0.4.1 PKG-INFO; its RECORD is
+    constructed from its setup.py (packages=["tensorflow-plugins"], the dylib beside)."""
+    from tfmon.doctor import gather_facts
+
+    site = tmp_path / "site-packages"
+    (site / "tensorflow-plugins").mkdir(parents=True)
+    (site / "tensorflow-plugins" / "libmetal_plugin.dylib").write_bytes(b"\xcf\xfa\xed\xfe")
+    plugin = site / "tensorflow_metal_plugin-0.4.1.dist-info"
+    plugin.mkdir()
+    (plugin / "METADATA").write_text((FIXTURES / "compat" / "tensorflow-metal-plugin-0.4.1.PKG-INFO.txt").read_text())
+    (plugin / "RECORD").write_text("tensorflow-plugins/__init__.py,,\ntensorflow-plugins/libmetal_plugin.dylib,,\n"
+                                   "tensorflow_metal_plugin-0.4.1.dist-info/RECORD,,\n")
+    monkeypatch.syspath_prepend(str(site))
+    facts = gather_facts()
+    assert facts.version("tensorflow-metal-plugin") == "0.4.1"
+    assert facts.plugin_tf_pin == "==2.21.*"
+    assert facts.plugin_library == {"tensorflow-metal-plugin": True}
+    apple = site / "tensorflow_metal-1.2.0.dist-info"
+    apple.mkdir()
+    (apple / "METADATA").write_text((FIXTURES / "compat" / "tensorflow-metal-1.2.0.METADATA.txt").read_text())
+    (apple / "RECORD").write_text((FIXTURES / "compat" / "tensorflow-metal-1.2.0.RECORD.txt").read_text())
+    (site / "tensorflow-plugins" / "libmetal_plugin.dylib").unlink()  # `pip uninstall` of either one
+    facts = gather_facts()
+    assert facts.version("tensorflow-metal") == "1.2.0"
+    assert facts.plugin_library == {"tensorflow-metal": False, "tensorflow-metal-plugin": False}
+
+
+def test_no_gpu_banner_speaks_to_the_python_in_use():
+    from tfmon.placement.state import PlacementState
+    from tfmon.ui.fallback_pane import banner_text
+
+    state = PlacementState()
+    state.apply({"type": "environment", "t": 0.0,
+                 "findings": runtime_findings(mac(tf="2.21.0", metal=None, python="3.13.1"))})
+    text = banner_text(state).plain
+    assert text.startswith("No GPU visible: TensorFlow runs on the CPU.")
+    assert "Python 3.13: Apple has no tensorflow-metal for it" in text
+    assert text.count("brew install python@3.12") == 1 and text.count("fix:") == 1
+
+
 # --- Linux / Windows checks with injected facts ----------------------------------------
 
 

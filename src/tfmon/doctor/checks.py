@@ -7,6 +7,8 @@ A finding is ``{"check", "status": "ok"|"warn"|"fail", "message", "fix"}``.
 
 from __future__ import annotations
 
+import re
+
 from tfmon.doctor import compat
 from tfmon.doctor.facts import Facts
 
@@ -54,6 +56,11 @@ def check_tensorflow(facts: Facts) -> dict:
                        "pip install tensorflow")
     names = [d for d in ("tensorflow", "tensorflow-macos", "tensorflow-cpu") if facts.version(d)]
     listed = ", ".join(f"{d} {facts.version(d)}" for d in names) or f"tensorflow {version}"
+    if re.search(r"\d(rc|a|b|\.dev)\d*", version):
+        # pip takes a pre-release when no release has a wheel for this Python (3.14 in 2026)
+        return finding("tensorflow", WARN,
+                       f"{listed}: a pre-release; no released TensorFlow has a wheel for Python {_py(facts)}",
+                       "use Python 3.10-3.13 (3.10-3.12 on a Mac for the GPU) for a released TensorFlow")
     return finding("tensorflow", OK, listed)
 
 
@@ -72,19 +79,103 @@ def mac_checks(facts: Facts) -> list[dict]:
     if both is not None:
         out.append(both)
     out.append(check_python_for_metal(facts))
-    metal = facts.version("tensorflow-metal")
-    tf = effective_tf_version(facts)
-    if metal is None:
-        fix = f"pip install 'tensorflow-metal=={compat.RECOMMENDED_METAL}' (with tensorflow {compat.RECOMMENDED_TF}.x)"
-        out.append(finding("tensorflow_metal", FAIL,
-                           "tensorflow-metal is not installed: TensorFlow on macOS sees no GPU without it",
-                           fix))
-    else:
-        out.append(finding("tensorflow_metal", OK, f"tensorflow-metal {metal}"))
-        if tf is not None:
-            verdict = compat.check_metal_pair(tf, metal)
-            out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
+    out += check_metal_plugins(facts)
+    keras = check_keras_on_metal(facts)
+    if keras is not None:
+        out.append(keras)
     return out
+
+
+def _py(facts: Facts) -> str:
+    return "{}.{}".format(*facts.python_tuple)
+
+
+def gpu_python_fix(facts: Facts) -> str:
+    """What gives this Python's user the GPU: an older Python, or the community plugin."""
+    newest = compat.metal_python_max(None)
+    version = f"{newest[0]}.{newest[1]}"
+    fix = f"use Python {version} (`brew install python@{version}`): recreate the venv with it and reinstall"
+    if facts.python_tuple <= compat.PLUGIN_TF_PYTHON_MAX:
+        fix += (f"; or, on macOS 15+ with Xcode, the community {compat.COMMUNITY_PLUGIN} "
+                f"(alpha, TF 2.21 only): {compat.PLUGIN_INSTALL}")
+    return fix
+
+
+def check_metal_plugins(facts: Facts) -> list[dict]:
+    """Apple's tensorflow-metal, the community tensorflow-metal-plugin, or neither; and the pair."""
+    apple, community = facts.version("tensorflow-metal"), facts.version(compat.COMMUNITY_PLUGIN)
+    tf = effective_tf_version(facts)
+    if apple and community:
+        return [finding(
+            "tensorflow_metal", FAIL,
+            f"tensorflow-metal {apple} (Apple) and {compat.COMMUNITY_PLUGIN} {community} are both "
+            f"installed: both write {compat.PLUGIN_LIBRARY}, so the one installed last replaced "
+            "the other, and uninstalling either deletes the library",
+            f"pip uninstall -y tensorflow-metal {compat.COMMUNITY_PLUGIN}, then install one of them",
+        )]
+    if not apple and not community:
+        newest = compat.metal_python_max(None)
+        if newest is not None and facts.python_tuple > newest:
+            # check_python_for_metal already says why and what to do.
+            return [finding("tensorflow_metal", FAIL,
+                            f"no Metal plugin is installed (none has a wheel for Python {_py(facts)})")]
+        fix = f"pip install 'tensorflow-metal=={compat.RECOMMENDED_METAL}' (with tensorflow {compat.RECOMMENDED_TF}.x)"
+        return [finding("tensorflow_metal", FAIL,
+                        "tensorflow-metal is not installed: TensorFlow on macOS sees no GPU without it", fix)]
+    name, version = ("tensorflow-metal", apple) if apple else (compat.COMMUNITY_PLUGIN, community)
+    if facts.plugin_library.get(name) is False:
+        return [finding(
+            "tensorflow_metal", FAIL,
+            f"{name} {version} is installed but its {compat.PLUGIN_LIBRARY} is gone (uninstalling "
+            "the other Metal package deletes it: they share the file), so TensorFlow sees no GPU",
+            f"pip install --force-reinstall --no-deps {name}=={version}",
+        )]
+    out = [finding("tensorflow_metal", OK, f"{name} {version}" + ("" if apple else " (community build, not Apple's)"))]
+    if tf is None:
+        return out
+    if apple:
+        verdict = compat.check_metal_pair(tf, apple)
+        out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
+        return out
+    verdict = compat.check_plugin_pair(tf, community, facts.plugin_tf_pin)
+    out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
+    mac = compat.parse_version(facts.mac_ver)
+    if mac is not None and mac[:2] < compat.PLUGIN_MACOS_MIN:
+        out.append(finding(
+            "plugin_macos", FAIL,
+            f"macOS {facts.mac_ver}: {compat.COMMUNITY_PLUGIN} needs macOS 15 or later (dyld "
+            "declines to load it), so TensorFlow runs on the CPU",
+            f"update macOS, or use Python 3.12 with Apple's tensorflow-metal {compat.RECOMMENDED_METAL}",
+        ))
+    tf_v = compat.parse_version(tf)
+    if verdict.status == OK and tf_v is not None and tf_v[:2] < compat.PLUGIN_TF_FIXED:
+        out.append(finding(
+            "plugin_optimizers", WARN,
+            f"{compat.COMMUNITY_PLUGIN} under TF {tf_v[0]}.{tf_v[1]}: optimizer updates "
+            "(ResourceApplyAdam, ...) have no Metal kernel until TF 2.22 (tensorflow/tensorflow#126374), "
+            "so they run on the CPU and every Metal kernel waits for the GPU (the plugin's own "
+            "benchmark: a CNN training step 1.1x the CPU)",
+            "for GPU training today use Python 3.12 with tensorflow 2.19 + tensorflow-metal 1.2.0",
+        ))
+    return out
+
+
+def check_keras_on_metal(facts: Facts) -> dict | None:
+    """TF 2.16/2.17 + tensorflow-metal 1.1 under Keras 3: reported not to use the GPU."""
+    tf, metal = compat.parse_version(effective_tf_version(facts)), compat.parse_version(facts.version("tensorflow-metal"))
+    keras = compat.parse_version(facts.version("keras"))
+    if tf is None or metal is None or keras is None or facts.legacy_keras:
+        return None
+    if (2, 16) <= tf[:2] <= (2, 17) and keras[0] >= 3:
+        return finding(
+            "keras_on_metal", WARN,
+            f"TF {tf[0]}.{tf[1]} with Keras {facts.version('keras')} and tensorflow-metal "
+            f"{facts.version('tensorflow-metal')}: Keras 3 training on this pair is reported not to "
+            "use the GPU (tensorflow/tensorflow#63854)",
+            f"{compat.RECOMMENDED_FIX}; or keep TF {tf[0]}.{tf[1]} with Keras 2: "
+            f"pip install 'tf-keras~={tf[0]}.{tf[1]}.0' and set TF_USE_LEGACY_KERAS=1",
+        )
+    return None
 
 
 def check_rosetta(facts: Facts) -> dict:
@@ -126,16 +217,25 @@ def check_tensorflow_macos(facts: Facts) -> dict | None:
 
 
 def check_python_for_metal(facts: Facts) -> dict:
-    metal = facts.version("tensorflow-metal")
-    newest = compat.metal_python_max(metal)
+    metal, community = facts.version("tensorflow-metal"), facts.version(compat.COMMUNITY_PLUGIN)
     py = facts.python_tuple
+    if community and not metal and py >= compat.PYTHON_MIN_FOR_PLUGIN:
+        return finding("python_for_metal", OK,
+                       f"Python {facts.python} with the community {compat.COMMUNITY_PLUGIN} (built from source)")
+    newest = compat.metal_python_max(metal)
     if newest is not None and py > newest:
-        which = f"tensorflow-metal {metal}" if metal else "the newest tensorflow-metal"
+        if metal:  # an old metal release on a newer Python than its wheels
+            return finding(
+                "python_for_metal", FAIL,
+                f"Python {facts.python} has no tensorflow-metal {metal} wheel (wheels go up to "
+                f"cp{newest[0]}{newest[1]})",
+                f"create the venv with Python {newest[0]}.{newest[1]}, then {compat.RECOMMENDED_FIX}",
+            )
         return finding(
             "python_for_metal", FAIL,
-            f"Python {facts.python} has no {which} wheel (wheels go up to "
-            f"cp{newest[0]}{newest[1]})",
-            f"create the venv with Python {newest[0]}.{newest[1]}, then {compat.RECOMMENDED_FIX}",
+            f"Python {_py(facts)}: Apple has no tensorflow-metal for it (its wheels stop at "
+            f"cp{newest[0]}{newest[1]}), so TensorFlow runs on the CPU",
+            gpu_python_fix(facts),
         )
     if py < compat.PYTHON_MIN_FOR_METAL:
         return finding("python_for_metal", FAIL,

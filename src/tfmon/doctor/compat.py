@@ -9,7 +9,16 @@ tensorflow-metal 1.2.0 wheel metadata, plus breakage seen in the field:
   (``Symbol not found: __ZN10tensorflow28_AttrValue_default_instance_E``);
 * working pairs in 2025-26: TF 2.18.x / 2.19.x + metal 1.2.0 on Python <= 3.12;
 * metal wheels: cp39-cp312 for 1.2.0, cp39-cp311 for 0.8-1.1, arm64 only;
-* tensorflow-macos ends at 2.16.2, a shim that requires ``tensorflow==2.16.2``.
+* tensorflow-macos ends at 2.16.2, a shim that requires ``tensorflow==2.16.2``;
+* TF 2.16 / 2.17 + metal 1.1 under Keras 3: reported not to use the GPU
+  (tensorflow/tensorflow#63854; the workaround given there is Keras 2);
+* the community ``tensorflow-metal-plugin`` (not Apple's; sdist only, built
+  with Xcode at install against the TensorFlow already installed, macOS 15+):
+  0.4.x requires ``tensorflow==2.21.*`` and declines to load into another
+  minor; under TF 2.20 / 2.21 its optimizer kernels (ResourceApplyAdam, ...)
+  cannot register (tensorflow/tensorflow#126374, fixed for 2.22), so optimizer
+  updates run on the CPU. It installs ``tensorflow-plugins/libmetal_plugin.dylib``,
+  the very path Apple's tensorflow-metal installs.
 """
 
 from __future__ import annotations
@@ -24,6 +33,15 @@ RECOMMENDED_FIX = (
     "(Python 3.9-3.12, arm64)"
 )
 TENSORFLOW_MACOS_LAST = (2, 16, 2)
+
+COMMUNITY_PLUGIN = "tensorflow-metal-plugin"
+PLUGIN_LIBRARY = "tensorflow-plugins/libmetal_plugin.dylib"  # Apple's and the community's
+PLUGIN_MACOS_MIN = (15, 0)
+PLUGIN_TF_PYTHON_MAX = (3, 13)  # newest CPython with a wheel of the TF the plugin pins (2.21)
+PYTHON_MIN_FOR_PLUGIN = (3, 10)
+PLUGIN_TF_FIXED = (2, 22)  # first TF that exports the kernel C API its optimizers need
+# The one command that gives a Python with no Apple wheel the GPU through the community plugin.
+PLUGIN_INSTALL = "pip install 'tensorflow==2.21.*' && pip install tensorflow-metal-plugin"
 
 
 class MetalRelease(NamedTuple):
@@ -119,6 +137,35 @@ def check_metal_pair(tf_version: str, metal_version: str) -> PairVerdict:
             RECOMMENDED_FIX,
         )
     return PairVerdict("ok", f"{pair} is a supported pair (TF {span})", "")
+
+
+def check_plugin_pair(tf_version: str, plugin_version: str, tf_pin: str | None) -> PairVerdict:
+    """Is this tensorflow + community tensorflow-metal-plugin pair one it loads into?
+
+    ``tf_pin`` is the plugin's own requirement on tensorflow as installed
+    (``==2.21.*`` for 0.4.x): it is built for one TF minor and refuses others."""
+    tf = parse_version(tf_version)
+    pair = f"tensorflow {tf_version} + tensorflow-metal-plugin {plugin_version} (community build)"
+    pinned = re.fullmatch(r"==\s*(\d+)\.(\d+)(?:\.\*|\.\d+)?", (tf_pin or "").strip())
+    if tf is None or len(tf) < 2:
+        return PairVerdict("warn", f"cannot read the versions of {pair}", "")
+    if pinned is None:
+        return PairVerdict(
+            "warn",
+            f"{pair}: this release pins no TensorFlow (it is built against whatever TF was "
+            "installed when pip built it); 0.4 and later pin the one they load into",
+            f"pip install --upgrade --no-cache-dir {COMMUNITY_PLUGIN}",
+        )
+    want = (int(pinned.group(1)), int(pinned.group(2)))
+    if tf[:2] != want:
+        return PairVerdict(
+            "fail",
+            f"{pair}: the plugin is built for TF {want[0]}.{want[1]} only and declines to load "
+            f"into TF {tf[0]}.{tf[1]}, so TensorFlow runs on the CPU",
+            f"pip install 'tensorflow=={want[0]}.{want[1]}.*' && pip install --force-reinstall "
+            f"--no-deps --no-cache-dir {COMMUNITY_PLUGIN}",
+        )
+    return PairVerdict("ok", f"{pair} is the pair it is built for (TF {want[0]}.{want[1]})", "")
 
 
 def metal_python_max(metal_version: str | None) -> tuple[int, int] | None:

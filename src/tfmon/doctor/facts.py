@@ -17,8 +17,13 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from tfmon.doctor.compat import COMMUNITY_PLUGIN, PLUGIN_LIBRARY
+
+METAL_PLUGINS = ("tensorflow-metal", COMMUNITY_PLUGIN)
 
 #: Distributions whose versions the checks look at.
 DISTRIBUTIONS = (
@@ -27,8 +32,10 @@ DISTRIBUTIONS = (
     "tensorflow-cpu",
     "tensorflow-intel",
     "tensorflow-metal",
+    "tensorflow-metal-plugin",  # the community Metal plugin, not Apple's
     "tf-nightly",
     "keras",
+    "tf-keras",
     "nvidia-cudnn-cu12",
     "nvidia-cublas-cu12",
     "nvidia-cuda-runtime-cu12",
@@ -48,7 +55,10 @@ class Facts:
     mac_ver: str = ""  # "14.5"
     cuda_visible_devices: str | None = None  # the environment variable, if set
     gpu_plugins: tuple[str, ...] = ()  # PluggableDevice libraries `import tensorflow` loads
-
+    legacy_keras: bool = False  # TF_USE_LEGACY_KERAS=1: tf.keras is Keras 2 (tf-keras)
+    # Metal plugin distribution -> its tensorflow-plugins/libmetal_plugin.dylib is on disk
+    plugin_library: dict[str, bool] = field(default_factory=dict)
+    plugin_tf_pin: str | None = None  # tensorflow-metal-plugin's requirement on TF: "==2.21.*"
 
     @property
     def python_tuple(self) -> tuple[int, int]:
@@ -73,6 +83,9 @@ def gather_facts() -> Facts:
         mac_ver=platform.mac_ver()[0] if system == "Darwin" else "",
         cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
         gpu_plugins=find_gpu_plugins(),
+        legacy_keras=os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes"),
+        plugin_library={d: _has_plugin_library(d) for d in METAL_PLUGINS if _installed(d)},
+        plugin_tf_pin=_tensorflow_requirement(COMMUNITY_PLUGIN),
     )
 
 
@@ -105,6 +118,34 @@ def find_gpu_plugins(paths: list[str] | None = None, environ: dict[str, str] | N
             files = [entry] if entry == named and os.path.isfile(entry) else []
         found += [f for f in files if f not in found]
     return tuple(found)
+
+
+def _installed(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _has_plugin_library(name: str) -> bool:
+    """Is the dylib this distribution installed still there? Apple's tensorflow-metal and the
+    community plugin install the same file: uninstalling one deletes the other's."""
+    files = importlib.metadata.distribution(name).files or []
+    return any(str(f) == PLUGIN_LIBRARY and os.path.exists(f.locate()) for f in files)
+
+
+def _tensorflow_requirement(name: str) -> str | None:
+    """The version part of ``name``'s Requires-Dist on tensorflow ("==2.21.*"), None if none."""
+    try:
+        requires = importlib.metadata.requires(name) or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for req in requires:
+        m = re.match(r"tensorflow\s*(\(?[<>=!~][^;)]*)", req)
+        if m and ";" not in req:
+            return m.group(1).lstrip("(").strip()
+    return None
 
 
 def installed_versions(names: tuple[str, ...] = DISTRIBUTIONS) -> dict[str, str]:
