@@ -1,8 +1,10 @@
-"""Make the README's screenshots from a real run: train the demo headless, replay it in the app.
+"""Make the README's screenshots from real runs: train headless, replay in the app.
 
-    .venv/bin/python scripts/screenshots.py [--run-dir DIR]   # reuses DIR if it holds a run
+    .venv/bin/python scripts/screenshots.py [--run-dir DIR] [--only NAME ...]   # reuses DIR if it holds a run
 
-Writes SVGs into screenshots/: the whole app at 200x60, and each pane at 80x24.
+Writes SVGs into screenshots/: the demo's whole app at 200x60 and each pane at 80x24, and
+the verdict ("why is it slow?") of tests/scripts/verdict_cases.py's slow input pipeline
+(recorded into DIR-verdict) at 80x24. ``--only`` makes just the shots named.
 """
 
 from __future__ import annotations
@@ -18,19 +20,26 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
 
 
-def record(run_dir: Path) -> None:
-    cmd = [sys.executable, "-m", "tfmon", "demo", "--headless", "--run-dir", str(run_dir), "--epochs", "6", "--samples", "8000"]
+DEMO = ["demo", "--epochs", "6", "--samples", "8000"]
+VERDICT = [str(ROOT / "tests" / "scripts" / "verdict_cases.py"), "input"]
+DEMO_SHOTS = [("overview-200x60", (200, 60), None, ())] + [
+    (f"{name}-80x24", (80, 24), name, ()) for name in ("metrics", "placement", "fallbacks", "memory", "log")
+] + [("placement-by-layer-80x24", (80, 24), "placement", ("b",))]
+VERDICT_SHOTS = [("verdict-80x24", (80, 24), "fallbacks", ())]
+
+
+def record(run_dir: Path, args: list[str]) -> None:
+    if (run_dir / "events.jsonl").exists():
+        return
+    cmd = [sys.executable, "-m", "tfmon", "--headless", "--run-dir", str(run_dir), *args]
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-async def shoot(run_dir: Path) -> list[Path]:
+async def shoot(run_dir: Path, shots: list) -> list[Path]:
     from tfmon.ui.app import TfmonApp
     from tfmon.ui.sources import ReplaySource
 
     made = []
-    shots = [("overview-200x60", (200, 60), None, ())] + [
-        (f"{name}-80x24", (80, 24), name, ()) for name in ("metrics", "placement", "fallbacks", "memory", "log")
-    ] + [("placement-by-layer-80x24", (80, 24), "placement", ("b",))]
     for name, size, pane, keys in shots:
         app = TfmonApp(ReplaySource(run_dir))
         async with app.run_test(size=size) as pilot:
@@ -51,13 +60,18 @@ async def shoot(run_dir: Path) -> list[Path]:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--run-dir", type=Path)
+    p.add_argument("--only", nargs="+", metavar="NAME", help="these shots only (e.g. verdict-80x24)")
     opts = p.parse_args()
     OUT.mkdir(exist_ok=True)
     run_dir = opts.run_dir or Path(tempfile.mkdtemp(prefix="tfmon-shots-")) / "run"
-    if not (run_dir / "events.jsonl").exists():
-        record(run_dir)
-    for path in asyncio.run(shoot(run_dir)):
-        print(path.relative_to(ROOT))
+    runs = [(run_dir, DEMO, DEMO_SHOTS), (run_dir.with_name(run_dir.name + "-verdict"), VERDICT, VERDICT_SHOTS)]
+    for folder, args, shots in runs:
+        shots = [shot for shot in shots if not opts.only or shot[0] in opts.only]
+        if not shots:
+            continue
+        record(folder, args)
+        for path in asyncio.run(shoot(folder, shots)):
+            print(path.relative_to(ROOT))
     return 0
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -80,23 +82,27 @@ def _unused_gpu_text(state: PlacementState, compact: bool) -> Text | None:
     return text
 
 
-def verdict_text(verdict: VerdictState | None, compact: bool = False) -> Text | None:
-    """"Why is it slow?": the findings, best first, each with its evidence and the change
-    to try (``compact``: titles only). None while there is nothing to say."""
+def verdict_view(verdict: VerdictState | None, compact: bool = False) -> Group | None:
+    """"Why is it slow?": a heading, then each finding numbered, its title, evidence and
+    the change to try under it (``compact``: titles only); a wrapped line keeps the
+    finding's indent. None while there is nothing to say."""
     if verdict is None or not verdict.findings:
         return None
-    text = Text("Why is it slow?", style="bold underline")
+    heading = Text("Why is it slow?", style="bold underline")
     if verdict.epoch:
-        text.append(f"  after epoch {verdict.epoch}", style="dim")
+        heading.append(f"  after epoch {verdict.epoch}", style="dim")
+    table = Table.grid()
+    table.add_column(width=3, no_wrap=True)
+    table.add_column(ratio=1)
     for i, f in enumerate(verdict.findings, 1):
-        text.append(f"\n{i}. ", style="bold")
-        text.append(str(f.get("title", "")), style="bold yellow" if i == 1 else "bold")
-        if compact:
-            continue
-        text.append(f"\n   {f.get('evidence', '')}")
-        text.append("\n   try: ", style="dim")
-        text.append(str(f.get("change", "")), style="green")
-    return text
+        parts = [Text(str(f.get("title", "")), style="bold yellow" if i == 1 else "bold")]
+        if not compact:
+            parts.append(Text(str(f.get("evidence", ""))))
+            change = Text("try: ", style="dim")
+            change.append(str(f.get("change", "")), style="green")
+            parts.append(change)
+        table.add_row(Text(f"{i}.", style="bold"), Group(*parts))
+    return Group(heading, table)
 
 
 def fallbacks_text(state: PlacementState) -> Text:
@@ -176,7 +182,7 @@ class FallbackPane(Widget):
         if seen == self._seen_version:
             return
         self._seen_version = seen
-        found = verdict_text(verdict, compact=self.narrow)
+        found = verdict_view(verdict, compact=self.narrow)
         shown = self.query_one("#fallback-verdict", Static)
         shown.set_class(found is not None, "-shown")
         shown.update(found or "")

@@ -10,6 +10,7 @@ from textual.widget import Widget
 from tfmon.state import RunState
 from tfmon.ui.format import duration, rate
 
+MIN_VERDICT_CELLS = 24  # below this, a cut verdict says too little: dropped
 STATE_STYLE = {
     "starting": "bold yellow",
     "running": "bold green",
@@ -71,7 +72,7 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
         notes.append((placement.header_summary(), ""))
     verdict = getattr(state, "verdict", None)
     if verdict is not None and verdict.top is not None:
-        notes.append((f"why slow: {verdict.top.get('title')} (3)", "bold yellow"))
+        notes.append((f"slow: {verdict.top.get('title')}", "bold yellow"))
     if placement is not None:
         if getattr(placement, "fallback_count", 0):
             notes.append((f"⚠ {placement.fallback_count} CPU fallbacks", "bold yellow"))
@@ -88,6 +89,9 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
         if not note:
             continue
         if second.cell_len + 2 + len(note) > width and i:
+            room = width - second.cell_len - 3
+            if note.startswith("slow: ") and room >= MIN_VERDICT_CELLS:
+                second.append("  " + note[:room] + "…", style)  # the verdict is worth a cut, not a drop
             break
         second.append(("  " if second.cell_len > 1 else "") + note, style)
     second.truncate(width)

@@ -239,7 +239,7 @@ def input_bound(f: RunFacts) -> Finding | None:
                      f"({wait / step:.0f}x a later step of {_ms(step)}): {share:.0%} of each epoch")
         scores.append(share)
         subject.append("epoch start")
-    title = "input-bound: " + ("the GPU waits for data" if util is not None else "each epoch starts waiting for data")
+    title = "input-bound: " + ("the GPU waits for data" if util is not None else "each epoch waits for data")
     return Finding("input_bound", title, "; ".join(parts), _input_change(f), _clamp(max(scores), 0.1, 0.9),
                    "+".join(subject))
 
