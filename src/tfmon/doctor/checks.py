@@ -118,7 +118,7 @@ def check_metal_plugins(facts: Facts) -> list[dict]:
         if newest is not None and facts.python_tuple > newest:
             # check_python_for_metal already says why and what to do.
             return [finding("tensorflow_metal", FAIL,
-                            f"no Metal plugin is installed (none has a wheel for Python {_py(facts)})")]
+                            f"no Metal plugin is installed (Apple's has no wheel for Python {_py(facts)})")]
         fix = f"pip install 'tensorflow-metal=={compat.RECOMMENDED_METAL}' (with tensorflow {compat.RECOMMENDED_TF}.x)"
         return [finding("tensorflow_metal", FAIL,
                         "tensorflow-metal is not installed: TensorFlow on macOS sees no GPU without it", fix)]
@@ -135,10 +135,15 @@ def check_metal_plugins(facts: Facts) -> list[dict]:
         return out
     if apple:
         verdict = compat.check_metal_pair(tf, apple)
-        out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
-        return out
-    verdict = compat.check_plugin_pair(tf, community, facts.plugin_tf_pin)
-    out.append(finding("metal_pair", verdict.status, verdict.message, verdict.fix))
+        return out + [finding("metal_pair", verdict.status, verdict.message, verdict.fix)]
+    return out + community_plugin_findings(facts, tf, community)
+
+
+def community_plugin_findings(facts: Facts, tf: str, plugin: str) -> list[dict]:
+    """The community plugin's pair (the one TF minor it is built for), its macOS floor, and
+    what TF 2.20/2.21 cannot give it."""
+    verdict = compat.check_plugin_pair(tf, plugin, facts.plugin_tf_pin)
+    out = [finding("metal_pair", verdict.status, verdict.message, verdict.fix)]
     mac = compat.parse_version(facts.mac_ver)
     if mac is not None and mac[:2] < compat.PLUGIN_MACOS_MIN:
         out.append(finding(
