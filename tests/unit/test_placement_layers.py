@@ -48,3 +48,11 @@ def test_attribute(name, expected):
 def test_optimizer_scopes():
     assert is_optimizer_scope("adam_w") and is_optimizer_scope("Adam_1") and is_optimizer_scope("sgd")
     assert not is_optimizer_scope("sequential_1") and not is_optimizer_scope("dense")
+
+
+def test_mirrored_strategy_replicas_are_attributed_to_the_same_layers():
+    # Real node names of MirroredStrategy over two (simulated) GPUs, tests/simgpu.
+    assert attribute("StatefulPartitionedCall/replica_1/sequential_1/dense_1/MatMul") == ("dense_1", "forward")
+    assert attribute("StatefulPartitionedCall/gradient_tape/replica_1/sequential_1/dense_1_2/MatMul/MatMul") == (
+        "dense_1_2", "backward")
+    assert attribute("StatefulPartitionedCall/sequential_1/dense_1/MatMul") == ("dense_1", "forward")

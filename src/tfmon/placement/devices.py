@@ -44,6 +44,7 @@ def read_tf_devices(tf: Any) -> dict:
         build = dict(tf.sysconfig.get_build_info())
     except Exception:
         build = {}
+    names = [g["name"] for g in gpus if g.get("name")]
     if not gpus:
         backend = "CPU"
     elif build.get("is_cuda_build"):
@@ -53,7 +54,8 @@ def read_tf_devices(tf: Any) -> dict:
     elif sys.platform == "darwin":
         backend = "Metal"  # the only GPU plugin TensorFlow has on macOS
     else:
-        backend = "GPU"
+        # Another PluggableDevice is named by its device (platform) name, as its log banner is.
+        backend = names[0] if names else "GPU"
     fields: dict[str, Any] = {
         "source": "tf",
         "backend": backend,
@@ -62,7 +64,6 @@ def read_tf_devices(tf: Any) -> dict:
         "gpus": gpus,
         "tf_version": getattr(tf, "__version__", None),
     }
-    names = [g["name"] for g in gpus if g.get("name")]
     if names and backend != "Metal":
         # Metal's device name is just "METAL": the chip comes from the log banner.
         fields["accelerator"] = names[0]

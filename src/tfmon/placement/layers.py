@@ -6,6 +6,8 @@ Keras builds its train step inside name scopes, so node names carry the path:
 * ``StatefulPartitionedCall/gradient_tape/sequential_1/dense_1/MatMul/MatMul`` -> dense_1, backward
 * ``StatefulPartitionedCall/adam_w/Mul_9``                              -> adam_w, optimizer
 * ``StatefulPartitionedCall/compile_loss/binary_crossentropy/Mean``     -> loss, forward
+* ``StatefulPartitionedCall/replica_1/sequential_1/dense_1/MatMul``     -> dense_1, forward
+  (MirroredStrategy's second replica; its device tells the replicas apart)
 
 The outermost model scope is skipped and the next scope is the layer (a nested
 model therefore shows as one layer). Names without such a path (the step's
@@ -31,6 +33,8 @@ PHASES = (FORWARD, BACKWARD, OPTIMIZER)
 # tf.function call wrappers that prefix every node of an inlined function.
 _WRAPPER = re.compile(r"(?:Stateful)?PartitionedCall(?:_\d+)?$")
 _NUM_SUFFIX = re.compile(r"_\d+$")
+# MirroredStrategy: replicas after the first run their step under replica_N/.
+_REPLICA = re.compile(r"replica_\d+$")
 
 #: Optimizer name scopes: Keras 3 snake-cases the class name (AdamW -> adam_w,
 #: RMSprop -> rm_sprop); tf.keras 2 used the class name itself (Adam, SGD).
@@ -59,6 +63,7 @@ def attribute(name: str) -> tuple[str | None, str]:
         i += 1
     if i:
         parts = parts[i:]
+    parts = _without_replica(parts)
     head = parts[0]
     if head == "Func" or "Initializer" in parts:
         # Func/...: identities added when a function is inlined;
@@ -67,7 +72,7 @@ def attribute(name: str) -> tuple[str | None, str]:
     phase = FORWARD
     if head in _GRADIENT_SCOPES and len(parts) > 1:
         phase = BACKWARD
-        parts = parts[1:]
+        parts = _without_replica(parts[1:])
         head = parts[0]
     if len(parts) >= 2 and is_optimizer_scope(head):
         return head, OPTIMIZER
@@ -77,6 +82,10 @@ def attribute(name: str) -> tuple[str | None, str]:
         # model scope / layer scope / op...
         return parts[1], phase
     return None, phase
+
+
+def _without_replica(parts: list[str]) -> list[str]:
+    return parts[1:] if len(parts) > 1 and _REPLICA.match(parts[0]) else parts
 
 
 def _unique_name(in_use: dict[str, int], name: str) -> str:
