@@ -1,6 +1,6 @@
 """A seeded 2-layer MLP for the simulated-GPU tests; writes fit's History as JSON to argv[1].
 
-    python simgpu_mlp.py OUT.json [--epochs N] [--dtype float64] [--cpu-scope] [--replicas N]
+    python simgpu_mlp.py OUT.json [--epochs N] [--samples N] [--width N] [--dtype float64] [--cpu-scope] [--replicas N]
 
 jit_compile=False: Keras 3 turns XLA on when it sees a GPU, and the simulated
 device (platform SIMGPU) has no XLA compiler, like Metal.
@@ -18,6 +18,8 @@ import keras
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
 parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--samples", type=int, default=256)
+parser.add_argument("--width", type=int, default=16, help="units of the hidden layer")
 parser.add_argument("--dtype", default="float32")
 parser.add_argument("--cpu-scope", action="store_true")
 parser.add_argument("--replicas", type=int, default=0)
@@ -26,7 +28,7 @@ args = parser.parse_args()
 keras.config.set_floatx(args.dtype)
 keras.utils.set_random_seed(0)
 rng = np.random.default_rng(0)
-x = rng.normal(size=(256, 8)).astype(args.dtype)
+x = rng.normal(size=(args.samples, 8)).astype(args.dtype)
 y = (x[:, 0] + x[:, 1] > 0).astype("int32")
 
 if args.replicas:
@@ -42,7 +44,7 @@ with scope:
     model = keras.Sequential(
         [
             keras.Input((8,)),
-            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(args.width, activation="relu"),
             keras.layers.Dense(2, activation="softmax"),
         ]
     )

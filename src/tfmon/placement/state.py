@@ -230,7 +230,7 @@ class PlacementState:
         if not self.gpu_visible:
             return "CPU only"
         name = self.devices.get("accelerator")
-        return f"{self.backend} · {name}" if name else self.backend
+        return f"{self.backend} · {name}" if name and name != self.backend else self.backend
 
     def header_summary(self) -> str:
         """One line for the header, e.g. ``ops: 212 GPU · 3 CPU fallbacks``."""
