@@ -144,6 +144,8 @@ class _CustomLoop:
         self._epoch_open = False
         self._next_epoch: int | None = None
         self._epoch_started = time.perf_counter()
+        self._paused_before = 0.0  # ctx.control.paused_seconds when the epoch began
+        self._stop_shown = False  # the epoch a stop cut short has said so
         self._checkpointables: list[tuple[Any, str]] = []
 
     # -- the control gate's view of the loop
@@ -234,6 +236,7 @@ class _CustomLoop:
         self._epoch_open, self._next_epoch = False, None
         self._last_batch_event = 0.0
         self._epoch_started = time.perf_counter()
+        self._paused_before = ctx.control.paused_seconds
         model = next((o for o, kind in self._checkpointables if kind == "keras"), None)
         ctx.emit(
             events.FIT_START,
@@ -266,22 +269,29 @@ class _CustomLoop:
         self._epoch_open = True
         self._next_epoch = None
         self._epoch_started = time.perf_counter()
+        self._paused_before = self.ctx.control.paused_seconds
         self.ctx.emit(events.EPOCH_START, epoch=epoch)
 
     def _end_epoch(self, epoch: int | None, metrics: dict[str, Any]) -> None:
         ctx = self.ctx
-        now = time.perf_counter()
+        fields = {}
+        if self.stop_requested and not self._stop_shown:
+            # The loop left on tfmon's stop: this epoch did not run to its end.
+            self._stop_shown = True
+            fields["ended_at"] = f"stopped at step {self.step}"
         ctx.emit(
             events.EPOCH_END,
             epoch=epoch if epoch is not None else 0,
             steps=self.step,
             global_step=self._global_step(),
-            seconds=round(now - self._epoch_started, 4),
+            seconds=round(ctx.control.seconds_training(self._epoch_started, self._paused_before), 4),
             metrics=metrics,
+            **fields,
         )
         self.epoch = epoch
         self._epoch_open = False
-        self._epoch_started = now
+        self._epoch_started = time.perf_counter()
+        self._paused_before = ctx.control.paused_seconds
         for hook in ctx.on_epoch_end:
             try:
                 hook(epoch if epoch is not None else 0)

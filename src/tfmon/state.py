@@ -93,6 +93,7 @@ class RunInfo:
         self.stop_reason: str | None = None
         self.hung_up = False
         self.last_checkpoint: str | None = None
+        self.ended_at: str | None = None  # "stopped at step 37/100": the last epoch was cut short
         self._rate_anchor: tuple[float, int] | None = None
         self._epoch_steps: int | None = None  # learned from the first epoch when unknown
 
@@ -106,6 +107,11 @@ class RunInfo:
         if self.started is None:
             return 0.0
         return (self.ended or now) - self.started
+
+    @property
+    def training_now(self) -> bool:
+        """A fit (or tfmon.step loop) is running and not paused: a speed means something."""
+        return bool(self.fit) and self.stop_reason is None and self.paused_since is None and self.ended is None
 
     @property
     def steps_per_epoch(self) -> int | None:
@@ -154,9 +160,11 @@ class RunInfo:
             self._epoch_steps = None
             self._rate_anchor = None
             self.stop_reason = None
+            self.ended_at = None
         elif kind == events.EPOCH_START:
             self.epoch = e["epoch"]
             self.step = 0
+            self.ended_at = None
         elif kind == events.BATCH:
             self.epoch = e.get("epoch", self.epoch)
             self.step = e["step"]
@@ -164,11 +172,13 @@ class RunInfo:
             self._update_rate(e["t"], e.get("global_step", 0))
         elif kind == events.EPOCH_END:
             self.step = e.get("steps", self.step)
+            self.ended_at = e.get("ended_at")
             if not self.steps and self._epoch_steps is None:
                 self._epoch_steps = self.step
             self._update_rate(e["t"], e.get("global_step", 0))
         elif kind == events.FIT_END:
             self.stop_reason = e.get("reason")
+            self._stand_still()
         elif kind == events.CONTROL:
             if e["action"] == "pause":
                 self.pause_requested = True
@@ -178,6 +188,7 @@ class RunInfo:
             self.paused_since = e["t"]
             self.epoch, self.step = e.get("epoch", self.epoch), e.get("step", self.step)
             self.pause_requested = False
+            self._stand_still()
         elif kind == events.RESUMED:
             self.paused_since = None
             self._rate_anchor = None  # a pause is not slowness
@@ -191,9 +202,15 @@ class RunInfo:
             self.ended = e["t"]
             self.state = e.get("state", self.state)
             self.paused_since = None
+            self._stand_still()
         else:
             return
         self.version += 1
+
+    def _stand_still(self) -> None:
+        # Paused or ended: no speed to show, and the next one is measured afresh.
+        self.steps_per_s = None
+        self._rate_anchor = None
 
     def _update_rate(self, t: float, global_step: int) -> None:
         # Speed over the last few seconds: a smoothed rate, insensitive to the
@@ -214,6 +231,7 @@ class EpochRow:
     epoch: int
     seconds: float | None
     metrics: dict[str, Any] = field(default_factory=dict)
+    ended_at: str | None = None  # "stopped at step 37/100" when the epoch was cut short
 
 
 class MetricsState:
@@ -260,7 +278,7 @@ class MetricsState:
             self.batch_loss.append((x, loss))
         elif kind == events.EPOCH_END:
             metrics = e.get("metrics", {})
-            self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics))
+            self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics, e.get("ended_at")))
             for name in metrics:
                 if name not in self.columns:
                     self.columns.append(name)

@@ -8,6 +8,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from textual.widgets import DataTable
 
 from test_live_app import live_app, wait_for
 
@@ -104,6 +105,46 @@ async def test_stop_ends_fit_early_and_the_script_goes_on(tmp_path, scripts):
         fit_end = of_type(run, "fit_end")[0]
         assert fit_end["reason"] == "stopped by user" and fit_end["epochs_done"] < 20
         assert "after fit" in (run.run_dir / "output.log").read_text()
+    finally:
+        run.finish()
+
+
+async def test_header_and_table_while_paused_and_after_a_stop_mid_epoch(tmp_path, scripts):
+    # 25 batches of 40 ms per epoch: pause in the first epoch, stop in a later one.
+    run, app = live_app(scripts / "slow_fit.py", ["6", "200", "40"], tmp_path / "run")
+    header = lambda: str(app.query_one("#header").render())
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3 and "samples/s" in header() and "-- " not in header())
+            await pilot.press("p")
+            await wait_for(lambda: app.state.info.paused_since is not None, timeout=10)
+            await pilot.pause(0.3)
+            while_paused = header()
+            time.sleep(2.2)
+            await pilot.press("p")  # resumed before any assert: a failing test must not hang paused
+            assert "samples/s" not in while_paused and "ETA" not in while_paused, while_paused
+            paused_epoch = app.state.info.epoch
+            await wait_for(lambda: app.state.info.epoch > paused_epoch and 3 <= app.state.info.step <= 12)
+            await pilot.press("s")
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"))
+            await pilot.pause(0.8)
+            ends = of_type(run, "epoch_end")
+            last = ends[-1]
+            assert last["steps"] < 25 and last["ended_at"] == f"stopped at step {last['steps']}/25"
+            assert all("ended_at" not in e for e in ends[:-1])
+            shown = header()
+            assert f"epoch {last['epoch']}/6  stopped at step {last['steps']}/25" in shown, shown
+            assert "samples/s" not in shown and "steps/s" not in shown  # the run has ended
+            rows = app.query_one("#epochs", DataTable)
+            assert rows.get_row_at(len(ends) - 1)[1] == f"{last['epoch']}, stopped at step {last['steps']}/25"
+            assert rows.get_row_at(0)[1] == "1"
+        # The paused epoch's time leaves its pause out.
+        paused = of_type(run, "paused")[0]
+        (start,) = [e for e in of_type(run, "epoch_start") if e["epoch"] == paused["epoch"]]
+        (end,) = [e for e in ends if e["epoch"] == paused["epoch"]]
+        pause_seconds = of_type(run, "resumed")[0]["seconds"]
+        assert pause_seconds >= 2.0
+        assert end["seconds"] <= end["t"] - start["t"] - pause_seconds + 0.05
     finally:
         run.finish()
 

@@ -146,3 +146,23 @@ def test_predict_and_between_fits_read_as_a_person_would():
                  ev("predict_end", 3.0, batches=4, seconds=0.25)])
     assert s.info.between_fits() == "fit has ended (completed)"
     assert list(s.log.lines)[-1] == ("tfmon", "predict: 4 batches in 0.25s", None)
+
+
+def test_no_speed_while_paused_or_after_the_end_and_a_cut_short_epoch_says_so():
+    s = RunState()
+    s.apply(ev("status", 0, state="running"))
+    s.apply(ev("fit_start", 0, fit=1, epochs=4, steps=100, batch_size=32))
+    s.apply(ev("epoch_start", 0, epoch=1))
+    for i in range(1, 41):
+        s.apply(ev("batch", i * 0.05, epoch=1, step=i, global_step=i, logs={}))
+    assert s.info.steps_per_s and s.info.training_now
+    s.apply(ev("paused", 2.1, epoch=1, step=40))
+    assert s.info.steps_per_s is None and s.info.eta_seconds() is None and not s.info.training_now
+    s.apply(ev("resumed", 9.0, seconds=6.9))
+    s.apply(ev("epoch_end", 9.5, epoch=1, steps=45, global_step=45, seconds=2.5, metrics={"loss": 1.0},
+               ended_at="stopped at step 45/100"))
+    s.apply(ev("fit_end", 9.6, fit=1, epochs_done=1, reason="stopped by user"))
+    assert s.info.ended_at == "stopped at step 45/100" and s.info.steps_per_s is None
+    assert s.metrics.rows[-1].ended_at == "stopped at step 45/100"
+    s.apply(ev("fit_start", 10, fit=2, epochs=1, steps=10))
+    assert s.info.ended_at is None

@@ -34,6 +34,13 @@ class Control:
         self.paused = False
         self.pause_requested = False
         self.stop_requested = False
+        #: Seconds spent paused so far (the training thread's): an epoch's time leaves them out.
+        self.paused_seconds = 0.0
+
+    def seconds_training(self, started: float, paused_before: float) -> float:
+        """Seconds since ``started`` (a perf_counter time, when ``paused_seconds``
+        read ``paused_before``), less the pauses since: an epoch's own time."""
+        return time.perf_counter() - started - (self.paused_seconds - paused_before)
 
     def request(self, action: str, source: str = "key") -> None:
         if action not in ACTIONS:
@@ -68,8 +75,7 @@ class Control:
                 self._emit(events.PAUSED, epoch=epoch, step=step, source=source)
                 paused_at = time.monotonic()
             elif action == "resume" and self.paused:
-                self.paused = False
-                self._emit(events.RESUMED, seconds=round(time.monotonic() - paused_at, 3))
+                self._end_pause(paused_at)
             elif action == "checkpoint":
                 trainer.checkpoint()
             elif action == "stop":
@@ -77,5 +83,10 @@ class Control:
                 self.pause_requested = False
                 trainer.request_stop()
                 if self.paused:  # stopping ends the pause too
-                    self.paused = False
-                    self._emit(events.RESUMED, seconds=round(time.monotonic() - paused_at, 3))
+                    self._end_pause(paused_at)
+
+    def _end_pause(self, paused_at: float) -> None:
+        seconds = time.monotonic() - paused_at
+        self.paused = False
+        self.paused_seconds += seconds
+        self._emit(events.RESUMED, seconds=round(seconds, 3))

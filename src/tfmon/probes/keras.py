@@ -50,6 +50,7 @@ class _TfmonCallbackMixin:
         self._epochs_ended = 0  # the last epoch that reached on_epoch_end
         self._epoch_open = False
         self._last_logs = None  # the latest batch logs, cleaned only if an exception ends fit
+        self._paused_before = 0.0  # control.paused_seconds when the epoch began
         self._last_batch_event = 0.0
         self._epoch_started = 0.0
         self._epoch_started_t = 0.0  # wall clock: the batch hook already reads time.time()
@@ -101,6 +102,7 @@ class _TfmonCallbackMixin:
         self._epoch_started = time.perf_counter()
         self._epoch_started_t = time.time()
         self._first_batch = None
+        self._paused_before = self.ctx.control.paused_seconds
         self.ctx.emit(events.EPOCH_START, epoch=self.epoch)
 
     def on_train_batch_end(self, batch, logs=None):
@@ -158,7 +160,7 @@ class _TfmonCallbackMixin:
             epoch=epoch,
             steps=self.step,
             global_step=self.global_step,
-            seconds=round(time.perf_counter() - self._epoch_started, 4),
+            seconds=round(self.ctx.control.seconds_training(self._epoch_started, self._paused_before), 4),
             metrics=metrics,
             **fields,
             **self._epoch_timing(),

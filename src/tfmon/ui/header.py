@@ -50,13 +50,17 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     if info.epochs:
         parts.append(f"epoch {info.epoch}/{info.epochs}")
         total = info.steps_per_epoch
-        parts.append(f"step {info.step}/{total}" if total else f"step {info.step}")
+        if info.ended_at:  # cut short: it must not read as a full epoch
+            parts.append(info.ended_at)
+        else:
+            parts.append(f"step {info.step}/{total}" if total else f"step {info.step}")
     elif info.fit:  # a custom loop: no planned epochs
         if info.epoch:
             parts.append(f"epoch {info.epoch}")
-        parts.append(f"step {info.global_step or info.step}")
-    speed = info.samples_per_s
-    parts.append(rate(speed, "samples/s") if speed else rate(info.steps_per_s, "steps/s"))
+        parts.append(info.ended_at or f"step {info.global_step or info.step}")
+    if info.training_now:  # paused, between fits or ended: no speed to claim
+        speed = info.samples_per_s
+        parts.append(rate(speed, "samples/s") if speed else rate(info.steps_per_s, "steps/s"))
     parts.append(f"elapsed {duration(info.elapsed(now))}")
     eta = info.eta_seconds()
     if eta is not None:

@@ -128,7 +128,8 @@ class MetricsPane(Vertical):
             self._columns = list(metrics.columns)
             self._rows_shown = 0
         for row in metrics.rows[self._rows_shown :]:
-            cells = [str(row.fit), str(row.epoch), duration(row.seconds)]
+            epoch = f"{row.epoch}, {row.ended_at}" if row.ended_at else str(row.epoch)
+            cells = [str(row.fit), epoch, duration(row.seconds)]
             cells += [number(row.metrics[c]) if c in row.metrics else "" for c in self._columns]
             table.add_row(*cells)
         if len(metrics.rows) > self._rows_shown:
