@@ -115,7 +115,8 @@ async def test_header_and_table_while_paused_and_after_a_stop_mid_epoch(tmp_path
     header = lambda: str(app.query_one("#header").render())
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(lambda: app.state.info.step >= 3 and "samples/s" in header() and "-- " not in header())
+            # Mid-epoch (not at its end, where a pause would fall between two epochs).
+            await wait_for(lambda: 3 <= app.state.info.step <= 12 and "samples/s" in header() and "-- " not in header())
             await pilot.press("p")
             await wait_for(lambda: app.state.info.paused_since is not None, timeout=10)
             await pilot.pause(0.3)
@@ -144,6 +145,7 @@ async def test_header_and_table_while_paused_and_after_a_stop_mid_epoch(tmp_path
         (end,) = [e for e in ends if e["epoch"] == paused["epoch"]]
         pause_seconds = of_type(run, "resumed")[0]["seconds"]
         assert pause_seconds >= 2.0
+        assert start["t"] < paused["t"] < end["t"]
         assert end["seconds"] <= end["t"] - start["t"] - pause_seconds + 0.05
     finally:
         run.finish()
