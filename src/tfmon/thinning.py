@@ -17,6 +17,9 @@ event; only ``events.jsonl`` is thinned.
   second); a line over it is counted, and the count written as one ``log``
   line (stream ``tfmon``) at most once a minute, before every mark and at the
   end. output.log keeps them all.
+- ``heartbeat``: all of them in the first hour; then only when nothing else was
+  written for ``HEARTBEAT_GAP`` s (liveness needs *an* event at most 10 s old,
+  not this one: most lines of a week's file would otherwise be heartbeats).
 - every other event, every mark: written as it comes.
 """
 
@@ -32,6 +35,7 @@ LADDER = ((0.0, 0.0), (3600.0, 10.0), (86400.0, 60.0))
 EAGER_INTERVAL = 10.0
 LOG_BURST = 2000
 LOG_RATE = 2.0
+HEARTBEAT_GAP = 4.0
 LOG_NOTE_EVERY = 60.0  # seconds between two notes of lines left out (and at every mark)
 #: Events before which every held-back event is written (what the final state hangs on).
 MARKS = frozenset(
@@ -70,6 +74,7 @@ class Thinner:
         self._log_dropped = 0
         self._noted_at = float("-inf")
         self._last_t = 0.0
+        self._written_t = float("-inf")
         self.dropped = Counter()  # events left out, by type (for the benchmark and tests)
 
     def add(self, e: Event) -> list[Event]:
@@ -110,10 +115,17 @@ class Thinner:
             else:
                 self._log_dropped += 1
                 self.dropped[kind] += 1
+        elif kind == events.HEARTBEAT:
+            if t - self.start < LADDER[1][0] or t - self._written_t >= HEARTBEAT_GAP:
+                out.append(e)
+            else:
+                self.dropped[kind] += 1
         else:
             if kind in MARKS:
                 out += self._release(t)
             out.append(e)
+        if out:
+            self._written_t = t
         return out
 
     def due(self, now: float) -> list[Event]:

@@ -77,3 +77,26 @@ async def test_a_relayout_reuses_the_drawn_figure():
         await pilot.pause()
         assert curve.size != size
         assert curve.render() is not redrawn  # built again at the new size
+
+
+@pytest.mark.asyncio
+async def test_the_table_keeps_the_newest_epochs_of_a_long_run():
+    state = RunState()
+    state.apply({"type": "fit_start", "t": 0, "fit": 1, "epochs": 450, "steps": 10})
+
+    def epochs(a, b):
+        for n in range(a, b):
+            state.apply({"type": "epoch_end", "t": n, "epoch": n, "steps": 10, "seconds": 1.0, "metrics": {"loss": 1 / n}})
+
+    app = CurveApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(MetricsPane)
+        table = pane.query_one("#epochs")
+        epochs(1, 301)
+        pane.update_from(state.metrics)
+        epochs(301, 451)
+        pane.update_from(state.metrics)
+        await pilot.pause()
+        shown = [int(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert shown == list(range(451 - MetricsPane.TABLE_ROWS, 451))
+        assert table.cursor_row == table.row_count - 1

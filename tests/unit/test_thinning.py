@@ -66,3 +66,15 @@ def test_log_lines_over_the_rate_are_counted_in_one_line():
     assert len(notes) == 2 and sum(n["dropped"] for n in notes) == 5000 - (len(logs) - len(notes))
     assert thinned[-1]["type"] == "epoch_end" and thinned[-2] is notes[-1]
     assert [e["text"] for e in logs[:thinning.LOG_BURST]] == [f"line {i}" for i in range(thinning.LOG_BURST)]
+
+
+def test_heartbeats_after_the_first_hour_only_when_nothing_else_was_written():
+    thinner = Thinner()
+    thinner.add({"type": "run_start", "t": 0.0})
+    early = [thinner.add({"type": "heartbeat", "pid": 1, "t": t}) for t in (2.0, 4.0)]
+    assert all(early)  # the first hour: every one
+    kept = [e["t"] for t in range(4000, 4040, 2) for e in thinner.add({"type": "heartbeat", "pid": 1, "t": float(t)})]
+    # Liveness (tfmon ls, attach) needs an event at most 10 s old.
+    assert kept and all(b - a <= thinning.HEARTBEAT_GAP for a, b in zip(kept, kept[1:])) and len(kept) <= 11
+    thinner.add({"type": "epoch_end", "epoch": 1, "metrics": {}, "t": 4041.0})
+    assert thinner.add({"type": "heartbeat", "pid": 1, "t": 4042.0}) == []

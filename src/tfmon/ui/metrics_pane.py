@@ -90,6 +90,7 @@ class LossCurve(PlotextPlot):
 
 
 class MetricsPane(Vertical):
+    TABLE_ROWS = 200  # epochs in the table: the newest
     DEFAULT_CSS = """
     MetricsPane { height: 1fr; }
     MetricsPane DataTable { height: 1fr; min-height: 4; }
@@ -100,6 +101,7 @@ class MetricsPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rows_shown = 0
+        self._first: int | None = None  # index in metrics.rows of the table's first row
         self._columns: list[str] = []
         self._version = -1
 
@@ -127,14 +129,26 @@ class MetricsPane(Vertical):
             table.add_columns("fit", "epoch", "time", *metrics.columns)
             self._columns = list(metrics.columns)
             self._rows_shown = 0
-        for row in metrics.rows[self._rows_shown :]:
+            self._first = None
+        total = len(metrics.rows)
+        # A week of short epochs is thousands of rows; the table keeps the newest
+        # TABLE_ROWS (a DataTable's cost grows with its rows; the curve shows them all).
+        start = max(self._rows_shown, total - self.TABLE_ROWS)
+        if self._first is None:
+            self._first = start
+        for i in range(start, total):
+            row = metrics.rows[i]
             epoch = f"{row.epoch}, {row.ended_at}" if row.ended_at else str(row.epoch)
             cells = [str(row.fit), epoch, duration(row.seconds)]
             cells += [number(row.metrics[c]) if c in row.metrics else "" for c in self._columns]
-            table.add_row(*cells)
-        if len(metrics.rows) > self._rows_shown:
-            table.move_cursor(row=len(metrics.rows) - 1)
-        self._rows_shown = len(metrics.rows)
+            table.add_row(*cells, key=str(i))
+        first = max(total - self.TABLE_ROWS, self._first)
+        for i in range(self._first, first):
+            table.remove_row(str(i))
+        self._first = first
+        if total > self._rows_shown:
+            table.move_cursor(row=table.row_count - 1)
+        self._rows_shown = total
         if metrics.scalars:
             self._update_scalars(metrics)
 
