@@ -36,6 +36,7 @@ for text in importlib.metadata.requires("tfmon") or []:
     if req.marker is None or req.marker.evaluate({"extra": "test"}):
         print(str(req).split(";")[0])
 PY
+# (pip then says tfmon "requires tensorflow, which is not installed": tensorflow-cpu provides it.)
 "$VENV/bin/python" -m pip install --quiet -r "$VENV/tfmon-deps.txt"
 if [ -n "$(version_in "$VENV/bin/python" tensorflow)" ]; then
     echo "setup-simgpu: the CUDA 'tensorflow' wheel got into $VENV; the simulated GPU needs tensorflow-cpu alone" >&2

@@ -7,7 +7,6 @@ run: no C compiler, or a TensorFlow that is not the CPU-only wheel (the main
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -43,16 +42,3 @@ def simgpu_env(simgpu_library):
         return plugin.env(simgpu_library, devices, base=tfmon_env(**extra))
 
     return make
-
-
-@pytest.fixture(scope="session")
-def simgpu_in_process(simgpu_library):
-    """Load the simulated GPU into this process (for Pilot tests of the real app).
-
-    TensorFlow reads the plugin path when it is imported: it must not be yet.
-    """
-    if "tensorflow" in sys.modules and os.environ.get(plugin.LIBRARY_ENV) != str(simgpu_library):
-        pytest.skip("TensorFlow was imported in this process before the simulated GPU could be loaded")
-    os.environ[plugin.LIBRARY_ENV] = str(simgpu_library)
-    os.environ[plugin.DEVICES_ENV] = "1"
-    return simgpu_library
