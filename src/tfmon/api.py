@@ -219,7 +219,9 @@ class _CustomLoop:
             return  # never started, or a Keras fit came after it and reported its own end
         if self._epoch_open and self.step:
             self._end_epoch(self.epoch, {})
-        if self.stop_requested:
+        if ctx.control.quit_requested:
+            reason = "quit by user"
+        elif self.stop_requested:
             reason = "stopped by user"
         elif exit_code not in (0, None):
             reason = "failed"

@@ -85,11 +85,15 @@ def run_with_ui(run, mouse: bool = True) -> int:
         finally:
             if hangup.happened and driver_class.instance is not None:
                 driver_class.instance.hang_up()
-        if run.result is None:
-            # The user quit while the script still runs (fit stops at the next batch;
-            # what follows fit still runs), or the terminal hung up: wait for it.
+        if run.result is None and app.quitting in ("checkpoint", "stop"):
+            # The gate interrupts the script at its next batch (after the checkpoint).
+            after = ", after the checkpoint" if app.quitting == "checkpoint" else ""
+            terminal.write_line(f"tfmon: quit: {run.script.name} is interrupted at its next batch{after} "
+                                "(Ctrl+C: now)")
+        elif run.result is None:
+            # The terminal hung up, or the script is being interrupted: wait for it.
             terminal.write_line(f"tfmon: waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
-        _wait_for_job(run, executor, source)
+        _wait_for_job(run, executor, source, terminal)
     finally:
         run.finish()
         loop.close()
@@ -101,7 +105,10 @@ def run_with_ui(run, mouse: bool = True) -> int:
         _detach_std_streams()
     else:
         terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {run.run_dir}")
-        if result is not None and result.error and exit_code != 0:
+        if run.control.quit_requested:
+            # The KeyboardInterrupt was tfmon's own, asked for: no traceback for it.
+            terminal.write_line("tfmon: quit: the script was interrupted at a batch boundary")
+        elif result is not None and result.error and exit_code != 0:
             sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
     terminal.close()
     if not hangup.happened:  # after a hang-up, another SIGHUP must not kill the exit
@@ -109,8 +116,9 @@ def run_with_ui(run, mouse: bool = True) -> int:
     return exit_code
 
 
-def _wait_for_job(run, executor: ThreadPoolExecutor, source) -> None:
-    """Until the script's thread is done, draining the events nobody shows any more."""
+def _wait_for_job(run, executor: ThreadPoolExecutor, source, terminal: TerminalOutput) -> None:
+    """Until the script's thread is done, draining the events nobody shows any more
+    but the checkpoints (a quit with a checkpoint: where it went)."""
     waiter = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="tfmon-wait", daemon=True)
     waiter.start()
 
@@ -121,7 +129,9 @@ def _wait_for_job(run, executor: ThreadPoolExecutor, source) -> None:
     try:
         while running():
             waiter.join(0.2)
-            source.drain()  # keeps memory flat over hours of headless training
+            for e in source.drain():  # keeps memory flat over hours of headless training
+                if e["type"] == events.CHECKPOINT:
+                    terminal.write_line(f"tfmon: {events.checkpoint_text(e)}")
     except KeyboardInterrupt:
         run.interrupt_job()
         waiter.join(10)

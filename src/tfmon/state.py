@@ -120,9 +120,10 @@ class RunInfo:
 
     def between_fits(self) -> str | None:
         """Why no batch boundary is coming (pause and checkpoint are served only
-        inside a training loop), or None while one runs."""
+        inside Model.fit or a tfmon.step() loop), or None while one runs. A loop of
+        the script's own without tfmon.step() is never seen: it is not "not started"."""
         if not self.fit:
-            return "training has not started yet"
+            return "no fit or tfmon.step() loop is running"
         if self.stop_reason is not None:
             return f"fit has ended ({self.stop_reason})"
         return None

@@ -165,17 +165,92 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
             assert app.is_running
             await pilot.press("q")
             await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
-            await pilot.press("c")  # stop with a checkpoint, then quit
+            await pilot.press("c")  # checkpoint, then the script is interrupted: quit
             await pilot.pause(0.3)
         assert run.job_done.wait(60)
-        assert run.result.exit_code == 0
+        assert run.result.exit_code == 130
         from tfmon.recorder import read_events
 
         run._recorder.flush()
         tail = [(e["type"], e.get("action"), e.get("reason")) for e in read_events(run.run_dir) if e["type"] not in ("batch", "memory", "log", "placement", "heartbeat")]
         assert of_type(run, "checkpoint"), tail
         assert of_type(run, "checkpoint")[0]["ok"]
-        assert of_type(run, "fit_end")[0]["reason"] == "stopped by user"
+        assert of_type(run, "fit_end")[0]["reason"] == "quit by user"
+    finally:
+        run.finish()
+
+
+async def test_quit_with_a_checkpoint_ends_the_script_no_later_fit_trains(tmp_path, scripts):
+    run, app = live_app(scripts / "several_fits.py", ["8", "2", "10"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.step >= 3)
+            await pilot.press("q")
+            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
+            await pilot.press("c")
+            await pilot.pause(0.3)
+        assert run.job_done.wait(60)
+        assert run.result.exit_code == 130 and run.result.error_type == "KeyboardInterrupt"
+        assert len(of_type(run, "fit_start")) == 1  # seven more fits did not train
+        (saved,) = of_type(run, "checkpoint")
+        assert saved["ok"] and saved["kind"] == "model"
+        (end,) = of_type(run, "fit_end")
+        assert end["reason"] == "quit by user"
+        output = (run.run_dir / "output.log").read_text()
+        assert "fit 1 done" not in output and "all fits done" not in output
+    finally:
+        run.finish()
+
+
+async def test_quit_in_a_tfmon_step_loop_checkpoints_then_interrupts_it(tmp_path, scripts):
+    out = tmp_path / "out.npz"
+    run, app = live_app(scripts / "custom_loop_control.py", [str(out), "tf", "5"], tmp_path / "run")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.global_step >= 5)
+            await pilot.press("q")
+            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
+            await pilot.press("c")
+            await pilot.pause(0.3)
+        assert run.job_done.wait(60)
+        assert run.result.exit_code == 130
+        (saved,) = of_type(run, "checkpoint")
+        assert saved["ok"] and saved["kind"] == "tf_checkpoint"
+        assert of_type(run, "fit_end")[0]["reason"] == "quit by user"
+        assert not out.exists()  # the script did not go on past its loop
+    finally:
+        run.finish()
+
+
+async def test_a_loop_tfmon_cannot_see_gets_no_promise_it_cannot_keep(tmp_path, scripts):
+    run, app = live_app(scripts / "plain_gradient_tape.py", ["3000", "20"], tmp_path / "run")
+    header = lambda: str(app.query_one("#header").render())
+    messages = lambda: [n.message for n in app._notifications]
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: any("step 50 " in text for _, text, *_ in app.state.log.lines))
+            await pilot.press("p")
+            await pilot.pause(0.3)
+            assert "pausing" not in header() and "pause waits for a fit or tfmon.step()" in header()
+            said = messages()[-1]
+            assert said.startswith("no fit or tfmon.step() loop is running: the pause takes effect")
+            assert "without tfmon.step() has no batch" in said and "not started" not in said
+            await pilot.press("p")  # taken back
+            await pilot.pause(0.3)
+            assert "pause waits" not in header()
+            await pilot.press("c")
+            await pilot.pause(0.3)
+            assert not any(m.startswith("checkpoint requested") for m in messages())
+            await pilot.press("q")
+            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
+            offered = [b.id for b in app.screen.query("Button")]
+            assert offered == ["choice-interrupt", "choice-cancel"]  # no checkpoint it cannot take
+            await pilot.press("y")
+            await pilot.pause(0.3)
+        assert run.job_done.wait(60)
+        assert run.result.exit_code == 130
+        assert of_type(run, "checkpoint") == [] and of_type(run, "fit_start") == []
+        assert "loop done" not in (run.run_dir / "output.log").read_text()
     finally:
         run.finish()
 

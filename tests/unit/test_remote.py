@@ -146,7 +146,7 @@ def test_a_request_without_a_batch_boundary_is_queued_not_lost(tmp_path):
         reply = request(tmp_path, "checkpoint", wait=0.3)  # no training loop serves it
         assert reply["ok"] and reply["done"] is False
         assert "next batch boundary" in reply["message"]
-        assert "(training has not started yet: it waits for the next batch" in reply["message"]
+        assert "(no fit or tfmon.step() loop is running: it waits for the next batch of one" in reply["message"]
         assert control.pending
         bus.emit(events.FIT_START, fit=1, epochs=2, steps=10)
         bus.emit(events.FIT_END, fit=1, epochs_done=2, reason="completed")

@@ -139,7 +139,7 @@ def test_a_flood_of_batch_events_in_one_drain_keeps_what_can_show():
 
 def test_predict_and_between_fits_read_as_a_person_would():
     s = RunState()
-    assert s.info.between_fits() == "training has not started yet"
+    assert s.info.between_fits() == "no fit or tfmon.step() loop is running"
     s.apply_all([ev("fit_start", 1.0, fit=1, epochs=2, steps=10)])
     assert s.info.between_fits() is None
     s.apply_all([ev("fit_end", 2.0, fit=1, epochs_done=2, reason="completed"),

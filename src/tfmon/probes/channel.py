@@ -259,7 +259,7 @@ class ControlChannel:
         reply["message"] = _describe(action, done_event)
         idle = self._view.info.between_fits()
         if idle and done_event is None and action in ("pause", "checkpoint"):
-            reply["message"] += f" ({idle}: it waits for the next batch, if the script trains again)"
+            reply["message"] += f" ({idle}: it waits for the next batch of one, if the script starts one)"
         if done_event is not None:
             reply["event"] = done_event
             if done_event["type"] == events.CHECKPOINT and not done_event.get("ok"):

@@ -15,7 +15,8 @@ from typing import Protocol
 from tfmon import events
 from tfmon.events import Emit
 
-ACTIONS = ("pause", "resume", "toggle_pause", "checkpoint", "stop")
+ACTIONS = ("pause", "resume", "toggle_pause", "checkpoint", "stop", "quit")
+QUIT_MESSAGE = "tfmon: quit"  # the KeyboardInterrupt a quit raises in the script
 
 
 class Trainable(Protocol):
@@ -34,6 +35,9 @@ class Control:
         self.paused = False
         self.pause_requested = False
         self.stop_requested = False
+        #: The user quit: the script is interrupted at the next batch boundary (after a
+        #: checkpoint queued before it), so no later fit or step trains.
+        self.quit_requested = False
         #: Seconds spent paused so far (the training thread's): an epoch's time leaves them out.
         self.paused_seconds = 0.0
 
@@ -78,12 +82,17 @@ class Control:
                 self._end_pause(paused_at)
             elif action == "checkpoint":
                 trainer.checkpoint()
-            elif action == "stop":
+            elif action in ("stop", "quit"):
                 self.stop_requested = True
                 self.pause_requested = False
                 trainer.request_stop()
                 if self.paused:  # stopping ends the pause too
                     self._end_pause(paused_at)
+                if action == "quit":
+                    # Here, at a batch boundary, the model is whole and any checkpoint asked
+                    # first is written: the safe place to end the script's training for good.
+                    self.quit_requested = True
+                    raise KeyboardInterrupt(QUIT_MESSAGE)
 
     def _end_pause(self, paused_at: float) -> None:
         seconds = time.monotonic() - paused_at

@@ -93,6 +93,9 @@ class _TfmonCallbackMixin:
         if "tensorflow" in sys.modules:
             # The script has built its model: TF's devices are initialised now.
             ctx.mark_devices_ready(sys.modules["tensorflow"])
+        if ctx.control.pending:
+            # Asked between fits (a pause, a checkpoint, a quit): served before any batch trains.
+            ctx.control.serve(self)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -205,9 +208,12 @@ class _TfmonCallbackMixin:
             return
         if self._epoch_open and self.step:
             self._end_epoch(self.epoch, _clean(self._last_logs), failed=True)
-        interrupted = isinstance(exc, KeyboardInterrupt)
+        if isinstance(exc, KeyboardInterrupt):
+            reason = "quit by user" if self.ctx.control.quit_requested else "interrupted"
+        else:
+            reason = "failed"
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        self._end_fit("interrupted" if interrupted else "failed", error=error)
+        self._end_fit(reason, error=error)
 
     def on_test_end(self, logs=None):
         # Validation inside fit reports through on_epoch_end's val_* logs.

@@ -18,7 +18,7 @@ from tfmon.ui.memory_pane import MemoryPane
 from tfmon.ui.placement_pane import PlacementPane
 from tfmon.ui.log_pane import LogPane
 from tfmon.ui.metrics_pane import MetricsPane
-from tfmon.ui.screens import HelpScreen, interrupt_screen, quit_screen
+from tfmon.ui.screens import HelpScreen, interrupt_screen, quit_idle_screen, quit_screen
 
 PANES = ("metrics", "placement", "fallbacks", "memory", "log")
 TITLES = {
@@ -35,6 +35,8 @@ TICK = 0.1  # seconds between two pulls of events (and header redraws)
 PANE_INTERVAL = 0.5
 COMPACT_WIDTH, COMPACT_HEIGHT = 120, 36
 DOUBLE_CTRL_C = 3.0
+IDLE_LOOP_NOTE = ("if the script starts one. A loop of its own without tfmon.step() has no batch "
+                  "tfmon can act at (docs/custom-loops.md): s or q interrupt the script")
 
 
 def _pane_widget(name: str):
@@ -87,6 +89,7 @@ class TfmonApp(App[int]):
         self._panes_due = True
         self._final_drawn = False
         self.first_frame_at: float | None = None
+        self.quitting: str | None = None  # the quit dialog's answer, for what is said after the UI
 
     def compose(self) -> ComposeResult:
         yield Header(attached=getattr(self.source, "attached", False), id="header")
@@ -251,23 +254,24 @@ class TfmonApp(App[int]):
         if self._send("toggle_pause"):
             idle = self.state.info.between_fits()
             if idle and not self.state.info.pause_requested and self.state.info.paused_since is None:
-                self.notify(f"{idle}: the pause takes effect at the next batch, if the script trains (again)",
-                            severity="warning", timeout=6)
+                self.notify(f"{idle}: the pause takes effect at the next batch of one, {IDLE_LOOP_NOTE}",
+                            severity="warning", timeout=10)
 
     def action_checkpoint(self) -> None:
         if self._send("checkpoint"):
             idle = self.state.info.between_fits()
             if idle:
-                self.notify(f"{idle}: the checkpoint is saved at the next batch, if the script trains (again)",
-                            severity="warning", timeout=6)
+                self.notify(f"{idle}: the checkpoint is saved at the next batch of one, {IDLE_LOOP_NOTE}",
+                            severity="warning", timeout=10)
             else:
                 self.notify("checkpoint requested: saved at the next batch boundary", timeout=3)
 
     def action_stop(self) -> None:
-        info = self.state.info
-        if info.stop_reason is not None and self.training and self.job is not None:
-            # fit has ended and the script goes on: a second stop interrupts it.
-            self.push_screen(interrupt_screen(), self._on_interrupt_choice)
+        idle = self.state.info.between_fits()
+        if idle and self.training and self.job is not None:
+            # No batch to stop at (fit has ended, or the script trains in a loop tfmon
+            # does not see): what is left is to interrupt the script.
+            self.push_screen(interrupt_screen(idle), self._on_interrupt_choice)
             return
         if self._send("stop"):
             self.notify("stopping: fit ends after this batch, the script goes on", timeout=4)
@@ -280,15 +284,25 @@ class TfmonApp(App[int]):
         if getattr(self.source, "attached", False) or not self.source.can_control or not self.training:
             self.exit(0)
             return
-        self.push_screen(quit_screen(), self._on_quit_choice)
+        idle = self.state.info.between_fits()
+        if idle and self.job is not None:
+            self.push_screen(quit_idle_screen(idle), self._on_quit_choice)
+        else:
+            self.push_screen(quit_screen(), self._on_quit_choice)
 
     def _on_quit_choice(self, choice: str | None) -> None:
+        # Quit ends the script's training: the gate raises KeyboardInterrupt in it at
+        # the next batch boundary (after the checkpoint), so no later fit trains.
+        self.quitting = choice if choice != "cancel" else None
         if choice == "checkpoint":
             self.source.send("checkpoint")
-            self.source.send("stop")
+            self.source.send("quit")
             self.exit(0)
         elif choice == "stop":
-            self.source.send("stop")
+            self.source.send("quit")
+            self.exit(0)
+        elif choice == "interrupt" and self.job is not None:
+            self.job.interrupt_job()
             self.exit(0)
 
     def action_interrupt(self) -> None:
@@ -296,7 +310,8 @@ class TfmonApp(App[int]):
         if not self.training or not self.source.can_control or getattr(self.source, "attached", False):
             self.exit(0)  # leaving an attached view never stops the run
             return
-        if now - self._last_ctrl_c <= DOUBLE_CTRL_C:
+        if now - self._last_ctrl_c <= DOUBLE_CTRL_C or (self.state.info.between_fits() and self.job is not None):
+            # Twice, or nothing to stop at a batch: interrupt, as Ctrl+C under python does.
             if self.job is not None:
                 self.job.interrupt_job()
             self.exit(130)

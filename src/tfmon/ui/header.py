@@ -27,7 +27,8 @@ def state_label(state: RunState, now: float) -> str:
     if info.paused_since is not None:
         return f"paused at epoch {info.epoch}, step {info.step} ({duration(now - info.paused_since)})"
     if info.pause_requested:
-        return "pausing…"
+        # Only a fit or a tfmon.step() loop can pause: say so while none runs.
+        return "pause waits for a fit or tfmon.step()" if info.between_fits() else "pausing…"
     if info.state in ("finished", "failed") and info.exit_code is not None:
         return f"{info.state} (exit {info.exit_code})"
     if info.state == "running" and info.stop_reason is None and info.epochs is None:

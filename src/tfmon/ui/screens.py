@@ -13,8 +13,11 @@ KEYS_HELP = """\
   p, space   pause / resume
   c          checkpoint now (run dir/checkpoints/)
   s          stop training: fit ends, the script goes on
-  q          quit (asks first while training runs)
+  q          quit: ends the script's training (asks first: checkpoint?)
   Ctrl+C     stop with a checkpoint; twice within 3 s: interrupt the script
+
+Only Model.fit and loops that call tfmon.step() have batch boundaries:
+a loop of the script's own can be interrupted, not paused or saved.
 
 [b]Panes[/b]
   1-5, F1-F5 show Metrics, Placement, Fallbacks, Memory, Log
@@ -70,18 +73,30 @@ class ChoiceScreen(ModalScreen[str]):
 
 
 def quit_screen() -> ChoiceScreen:
+    """Quit while a fit or a tfmon.step() loop trains: the script ends at its next batch."""
     return ChoiceScreen(
-        "Training is still running. Quit tfmon?",
+        "Training is still running. Quit ends it: at the next batch the script is\n"
+        "interrupted (KeyboardInterrupt), so no later fit or step trains.",
         [
-            ("checkpoint", "c", "Stop with a checkpoint, then quit"),
-            ("stop", "s", "Stop without a checkpoint, then quit"),
+            ("checkpoint", "c", "Checkpoint, then interrupt the script and quit"),
+            ("stop", "s", "Interrupt the script at the next batch and quit, no checkpoint"),
             ("cancel", "n", "Cancel"),
         ],
     )
 
 
-def interrupt_screen() -> ChoiceScreen:
+def quit_idle_screen(why: str) -> ChoiceScreen:
+    """Quit while the script runs outside any loop tfmon controls: nothing to checkpoint."""
     return ChoiceScreen(
-        "Training has stopped but the script is still running. Interrupt it?",
+        f"The script is still running, but {why}: tfmon cannot checkpoint it.\n"
+        "Quit ends the script: it is interrupted now (KeyboardInterrupt).",
+        [("interrupt", "y", "Interrupt the script and quit"), ("cancel", "n", "Cancel")],
+    )
+
+
+def interrupt_screen(why: str) -> ChoiceScreen:
+    return ChoiceScreen(
+        f"{why[0].upper()}{why[1:]}: nothing to stop at a batch, but the script is still running. "
+        "Interrupt it?",
         [("interrupt", "y", "Interrupt the script (KeyboardInterrupt)"), ("cancel", "n", "Cancel")],
     )
