@@ -57,3 +57,24 @@ def test_run_state_and_headless_show_the_verdict():
         "     try: model.compile(..., steps_per_execution=16)",
     ]
     assert format_event(events.make(events.VERDICT, epoch=3, findings=[])) == "tfmon: why slow (after epoch 3): nothing found any more"
+
+
+def test_a_failing_rule_is_reported_once_and_never_stops_the_run(monkeypatch):
+    import tfmon.verdict.diagnoser as diagnoser
+
+    def broken(facts):
+        raise ZeroDivisionError("a rule's bug")
+
+    monkeypatch.setattr(diagnoser, "diagnose", broken)
+    bus = EventBus()
+    seen = bus.subscribe()
+    sub = bus.subscribe()
+    diag = Diagnoser(sub, bus.emit)
+    bus.emit(events.EPOCH_END, **_epoch(1))
+    diag.flush()  # what the run calls before run_end: must not raise
+    diag.flush()
+    notes = [e for e in seen.drain() if e["type"] == events.LOG]
+    assert len(notes) == 1 and "verdict stopped: ZeroDivisionError" in notes[0]["text"]
+    bus.emit(events.EPOCH_END, **_epoch(2))
+    diag.step()
+    assert len(sub) == 0  # still drained: nothing piles up for the rest of the run

@@ -33,6 +33,7 @@ class Diagnoser:
         self._due = False
         self._judged_at = time.monotonic()
         self._shown: list[tuple[str, str]] = []
+        self._failed = False
 
     def start(self) -> None:
         self._thread.start()
@@ -44,26 +45,34 @@ class Diagnoser:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
-            try:
-                self.step()
-            except Exception as exc:  # the verdict must never take the run down
-                self._emit(events.LOG, stream="tfmon", level="warning", text=f"tfmon: verdict stopped: {exc!r}")
-                return
+            self.step()
 
     def step(self, force: bool = False) -> None:
-        """Fold what arrived; judge when an epoch ended in the previous drain (or now, forced)."""
+        """Fold what arrived; judge when an epoch ended in the previous drain (or now, forced).
+        A failure is reported once and ends the verdict, never the run; the subscription is
+        still drained, so that it does not grow for the rest of the run."""
         with self._lock:
-            due, self._due = self._due, False
-            for e in self._sub.drain():
-                if e["type"] == events.VERDICT:
-                    continue
-                self.facts.apply(e)
-                if e["type"] in _DUE_AFTER:
-                    self._due = True
-            now = time.monotonic()
-            long_epoch = self.facts.perf.training and now - self._judged_at >= PERIODIC_S
-            if force or due or long_epoch:
-                self._judge(now)
+            if self._failed:
+                self._sub.drain()
+                return
+            try:
+                self._step(force)
+            except Exception as exc:
+                self._failed = True
+                self._emit(events.LOG, stream="tfmon", level="warning", text=f"tfmon: verdict stopped: {exc!r}")
+
+    def _step(self, force: bool) -> None:
+        due, self._due = self._due, False
+        for e in self._sub.drain():
+            if e["type"] == events.VERDICT:
+                continue
+            self.facts.apply(e)
+            if e["type"] in _DUE_AFTER:
+                self._due = True
+        now = time.monotonic()
+        long_epoch = self.facts.perf.training and now - self._judged_at >= PERIODIC_S
+        if force or due or long_epoch:
+            self._judge(now)
 
     def flush(self) -> None:
         """Judge now, with everything emitted so far (the run is ending)."""
