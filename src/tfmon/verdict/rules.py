@@ -131,7 +131,10 @@ def cpu_fallbacks(f: RunFacts) -> Finding | None:
     named = "; ".join(f"{layer}: {', '.join(sorted(ops_by_layer[layer])[:3])}" for layer, _ in top)
     evidence = (f"{len(p.fallbacks)} compute ops on the CPU ({in_step} inside the training step), "
                 f"cost {total:.0f} per step against {gpu_cost:.0f} on the GPU; {named}")
-    group = p.fallback_groups()[0]
+    # What to try for the costliest layer: its heaviest group's advice (groups come heaviest first).
+    groups = p.fallback_groups()
+    first = top[0][0] if top[0][0] != NO_LAYER else ""
+    group = next((g for g in groups if g["layer"] == first), groups[0])
     change = group["advice"] or "see the Fallbacks pane"
     score = _clamp(total / (total + gpu_cost) if gpu_cost else 0.9, 0.1, 0.9)
     return Finding("cpu_fallbacks", f"CPU fallbacks: {', '.join(layer for layer, _ in top)}", evidence,
