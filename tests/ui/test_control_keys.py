@@ -147,6 +147,8 @@ async def test_header_and_table_while_paused_and_after_a_stop_mid_epoch(tmp_path
         assert pause_seconds >= 2.0
         assert start["t"] < paused["t"] < end["t"]
         assert end["seconds"] <= end["t"] - start["t"] - pause_seconds + 0.05
+        # So does its training time, which the verdict's step time is measured from.
+        assert end["train_seconds"] <= end["t"] - start["t"] - pause_seconds + 0.05
     finally:
         run.finish()
 

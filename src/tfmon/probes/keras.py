@@ -56,6 +56,7 @@ class _TfmonCallbackMixin:
         self._epoch_started_t = 0.0  # wall clock: the batch hook already reads time.time()
         self._first_batch: tuple[float, int] | None = None  # (seconds into the epoch, steps)
         self._last_batch_t = 0.0
+        self._paused_at_last_batch = 0.0  # control.paused_seconds then: pauses are not training
         self._stopped_by_user = False
         self._started = False
         self._ended = False
@@ -121,6 +122,7 @@ class _TfmonCallbackMixin:
         ctx = self.ctx
         now = time.time()
         self._last_batch_t = now
+        self._paused_at_last_batch = ctx.control.paused_seconds
         if self._first_batch is None:  # the wait for the epoch's first data shows here
             self._first_batch = (now - self._epoch_started_t, self.step)
         if now - self._last_batch_event >= ctx.batch_event_interval:
@@ -185,7 +187,8 @@ class _TfmonCallbackMixin:
         return {
             "first_batch_seconds": round(first_s, 4),
             "first_steps": first_steps,
-            "train_seconds": round(self._last_batch_t - self._epoch_started_t, 4),
+            "train_seconds": round(self._last_batch_t - self._epoch_started_t
+                                   - (self._paused_at_last_batch - self._paused_before), 4),
         }
 
     def on_train_end(self, logs=None):
