@@ -87,9 +87,9 @@ class OutputSink:
             with self._lock:
                 if self._file is not None:
                     self._file.write(lines, kinds)
-        for i, line in enumerate(lines):
-            if kinds is not None and kinds[i] is not None:
-                continue
+        if kinds is not None:  # placement lines are not for the log pane
+            lines = [line for line, kind in zip(lines, kinds) if kind is None] if None in kinds else []
+        for line in lines:
             severity = tf_severity(line)
             if severity is None:
                 self._emit(events.LOG, stream=stream, text=line)

@@ -65,13 +65,10 @@ class OutputLog:
         if kinds is None or self.raw:
             text = "".join(line + "\n" for line in lines)
         else:
-            kept = []
-            for line, kind in zip(lines, kinds):
-                if kind:
-                    self.repeats[kind] += 1
-                else:
-                    kept.append(line + "\n")
-            text = "".join(kept)
+            counts = Counter(kinds)
+            stored = counts.pop(None, 0) + counts.pop("", 0)
+            self.repeats.update(counts)
+            text = "".join(line + "\n" for line, kind in zip(lines, kinds) if not kind) if stored else ""
         if self.repeats and self._clock() - self._summary_at >= self._interval:
             text += self._summary()
         if text:
