@@ -43,7 +43,8 @@ def format_event(e: Event) -> str | None:
     if kind == events.PREDICT_END:
         return f"tfmon: {events.predict_text(e)}"
     if kind == events.CHECKPOINT:
-        return f"tfmon: {events.checkpoint_text(e)}"
+        note = f" ({e['note']})" if e.get("note") else ""  # weights only: why
+        return f"tfmon: {events.checkpoint_text(e)}{note}"
     if kind == events.PAUSED:
         return f"tfmon: paused at epoch {e.get('epoch')}, step {e.get('step')}"
     if kind == events.RESUMED:
