@@ -153,6 +153,14 @@ async def test_header_and_table_while_paused_and_after_a_stop_mid_epoch(tmp_path
         run.finish()
 
 
+async def quit_with_a_checkpoint(app, pilot, run) -> None:
+    """q, then "checkpoint, then interrupt the script": the script ends with 130."""
+    await pilot.press("q")
+    await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
+    await pilot.press("c")
+    await pilot.pause(0.3)
+
+
 async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, scripts):
     # Long enough (minutes) that fit is still running whatever the machine's load:
     # a checkpoint can only be taken at a batch boundary of a running fit.
@@ -165,10 +173,7 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
             await pilot.press("n")  # cancel: nothing happens
             await wait_for(lambda: app.screen is app.screen_stack[0], timeout=10)
             assert app.is_running
-            await pilot.press("q")
-            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
-            await pilot.press("c")  # checkpoint, then the script is interrupted: quit
-            await pilot.pause(0.3)
+            await quit_with_a_checkpoint(app, pilot, run)
         assert run.job_done.wait(60)
         assert run.result.exit_code == 130
         from tfmon.recorder import read_events
@@ -183,23 +188,22 @@ async def test_quit_while_training_asks_then_stops_with_a_checkpoint(tmp_path, s
 
 
 async def test_quit_with_a_checkpoint_ends_the_script_no_later_fit_trains(tmp_path, scripts):
-    run, app = live_app(scripts / "several_fits.py", ["8", "2", "10"], tmp_path / "run")
+    run, app = live_app(scripts / "several_fits.py", ["8", "2", "20"], tmp_path / "run")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.step >= 3)
-            await pilot.press("q")
-            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
-            await pilot.press("c")
-            await pilot.pause(0.3)
+            await quit_with_a_checkpoint(app, pilot, run)
         assert run.job_done.wait(60)
         assert run.result.exit_code == 130 and run.result.error_type == "KeyboardInterrupt"
-        assert len(of_type(run, "fit_start")) == 1  # seven more fits did not train
         (saved,) = of_type(run, "checkpoint")
         assert saved["ok"] and saved["kind"] == "model"
-        (end,) = of_type(run, "fit_end")
+        (end,) = [e for e in of_type(run, "fit_end") if e["reason"] != "completed"]
         assert end["reason"] == "quit by user"
+        # The fit the quit reached was the last to start: no later one trained.
+        starts = of_type(run, "fit_start")
+        assert starts[-1]["fit"] == end["fit"] and len(starts) < 8
         output = (run.run_dir / "output.log").read_text()
-        assert "fit 1 done" not in output and "all fits done" not in output
+        assert f"fit {end['fit']} done" not in output and "all fits done" not in output
     finally:
         run.finish()
 
@@ -210,10 +214,7 @@ async def test_quit_in_a_tfmon_step_loop_checkpoints_then_interrupts_it(tmp_path
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(lambda: app.state.info.global_step >= 5)
-            await pilot.press("q")
-            await wait_for(lambda: app.screen.__class__.__name__ == "ChoiceScreen", timeout=10)
-            await pilot.press("c")
-            await pilot.pause(0.3)
+            await quit_with_a_checkpoint(app, pilot, run)
         assert run.job_done.wait(60)
         assert run.result.exit_code == 130
         (saved,) = of_type(run, "checkpoint")

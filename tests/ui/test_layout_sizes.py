@@ -3,7 +3,7 @@ recorded real run: what the user reads must fit, not only exist in the state."""
 
 from __future__ import annotations
 
-import textwrap
+import contextlib
 
 import pytest
 from textual.geometry import Region
@@ -15,6 +15,16 @@ from tfmon.ui.sources import ReplaySource
 RUN = FIXTURES / "runs" / "demo-3-epochs"
 
 
+@contextlib.asynccontextmanager
+async def pane_shown(size, key):
+    """The app on the recorded run at ``size``, showing the pane of ``key``."""
+    app = TfmonApp(ReplaySource(RUN))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press(key)
+        await pilot.pause(0.6)
+        yield app
+
+
 def screen_lines(widget) -> list[str]:
     """What the widget draws, border included, one string per row."""
     width, height = widget.outer_size
@@ -23,10 +33,7 @@ def screen_lines(widget) -> list[str]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_placement_table_shows_every_device_whole_next_to_the_op(size):
-    app = TfmonApp(ReplaySource(RUN))
-    async with app.run_test(size=size) as pilot:
-        await pilot.press("2")
-        await pilot.pause(0.6)
+    async with pane_shown(size, "2") as app:
         table = app.query_one("#placement-table")
         lines = screen_lines(table)
         header, rows = lines[0], [line for line in lines[1:] if line.strip()]
@@ -42,10 +49,7 @@ async def test_placement_table_shows_every_device_whole_next_to_the_op(size):
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_no_gpu_banner_reads_as_text_and_leaves_the_pane_its_summary(size):
-    app = TfmonApp(ReplaySource(RUN))
-    async with app.run_test(size=size) as pilot:
-        await pilot.press("3")
-        await pilot.pause(0.6)
+    async with pane_shown(size, "3") as app:
         pane = app.query_one("#pane-fallbacks-body")
         banner = app.query_one("#fallback-banner")
         summary = app.query_one("#fallback-summary")

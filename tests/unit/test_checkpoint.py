@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import runpy
-import sys
-
 import keras
 import numpy as np
 import pytest
 
+from test_api import Collect
+from test_keras_probe import run_script
 from tfmon.probes.checkpoint import save_keras_model, unregistered_classes
 
 pytestmark = pytest.mark.slow
 
 
-def collect():
-    got = []
-    return got, lambda type_, **fields: got.append({"type": type_, **fields})
-
-
 def test_an_unregistered_subclassed_model_is_saved_as_weights_with_the_reason(tmp_path, scripts):
-    old = sys.argv
-    sys.argv = ["unregistered_subclass.py"]
-    try:
-        script = runpy.run_path(str(scripts / "unregistered_subclass.py"), run_name="__main__")
-    finally:
-        sys.argv = old
+    script = run_script(scripts / "unregistered_subclass.py")
     model = script["model"]
-    got, emit = collect()
-    path = save_keras_model(model, tmp_path, 2, 4, emit)
-    (saved,) = got
+    out = Collect()
+    path = save_keras_model(model, tmp_path, 2, 4, out)
+    (saved,) = out.events
     assert saved["ok"] and saved["kind"] == "weights"
     assert path.name == "epoch002-step00004.weights.h5" and path.exists()
     assert "Scaled is not registered" in saved["note"] and "register_keras_serializable" in saved["note"]
@@ -44,9 +33,9 @@ def test_an_unregistered_subclassed_model_is_saved_as_weights_with_the_reason(tm
 def test_a_model_keras_can_rebuild_is_saved_whole_and_loads(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
-    got, emit = collect()
-    path = save_keras_model(model, tmp_path, 1, 1, emit)
-    assert got[0]["kind"] == "model" and got[0]["note"] is None
+    out = Collect()
+    path = save_keras_model(model, tmp_path, 1, 1, out)
+    assert out.events[0]["kind"] == "model" and out.events[0]["note"] is None
     keras.models.load_model(path)
 
 

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import runpy
-import time
+import sys
 
 import pytest
+from test_api import Collect
 
 from tfmon.probes import keras as keras_probe
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.control import Control
 
 pytestmark = pytest.mark.slow
-
-
-class Collect:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, type_, **fields):
-        fields.setdefault("t", time.time())
-        self.events.append({"type": type_, **fields})
-
-    def of(self, kind):
-        return [e for e in self.events if e["type"] == kind]
 
 
 @pytest.fixture
@@ -36,9 +25,8 @@ def probed(tmp_path):
     keras_probe.uninstall()
 
 
-def run_script(path, *argv, monkeypatch=None):
-    import sys
-
+def run_script(path, *argv) -> dict:
+    """The script run here as __main__ (its globals back), with its own argv."""
     old = sys.argv
     sys.argv = [str(path), *map(str, argv)]
     try:
