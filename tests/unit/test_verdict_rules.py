@@ -152,6 +152,14 @@ def test_every_epoch_waiting_for_its_first_batch_is_input_bound_and_names_what_t
     assert "already caches and prefetches" in rules.input_bound(f).change
 
 
+def test_what_to_try_when_the_pipeline_cannot_be_seen():
+    idle = [{"type": "memory", "proc_cpu_pct": 150.0, "nv0_util_pct": 5}] * 12
+    arrays = facts(fit_start(dataset=None), *idle)  # fit(x, y): Keras builds the pipeline
+    assert rules.input_bound(arrays).change.startswith("feed fit a tf.data pipeline")
+    custom = facts({"type": "fit_start", "fit": 1, "loop": "custom"}, *idle)
+    assert rules.input_bound(custom).change.startswith("in the input pipeline (tfmon cannot see it)")
+
+
 def test_a_slow_first_epoch_alone_is_tracing_not_input():
     f = facts(fit_start(dataset=PIPELINE), epoch(1, 1.0, 1.5), epoch(2, 0.006, 0.5), epoch(3, 0.005, 0.5))
     assert rules.input_bound(f) is None

@@ -179,8 +179,11 @@ def step_overhead(f: RunFacts) -> Finding | None:
 def _input_change(f: RunFacts) -> str:
     ds = f.perf.dataset
     if ds is None:
-        return ("feed fit a tf.data pipeline: .cache() (if the data fit in memory), map(..., "
-                "num_parallel_calls=tf.data.AUTOTUNE), .prefetch(tf.data.AUTOTUNE) last")
+        steps = (".cache() (if the data fit in memory), map(..., num_parallel_calls=tf.data.AUTOTUNE), "
+                 ".prefetch(tf.data.AUTOTUNE) last")
+        if f.perf.input_kind == "other":  # arrays or a generator given to fit
+            return f"feed fit a tf.data pipeline: {steps}"
+        return f"in the input pipeline (tfmon cannot see it): {steps}"
     missing, todo = [], []
     if not ds.get("cache"):
         missing.append("cache()")
