@@ -9,10 +9,9 @@ their own deque at their own pace.
 from __future__ import annotations
 
 import collections
-import time
 from typing import Any
 
-from tfmon.events import Event
+from tfmon.events import Event, make
 
 
 class Subscription:
@@ -47,8 +46,4 @@ class EventBus:
             sub._queue.append(event)
 
     def emit(self, type_: str, **fields: Any) -> None:
-        fields["type"] = type_
-        if "t" not in fields:
-            fields["t"] = time.time()
-        for sub in self._subscriptions:
-            sub._queue.append(fields)
+        self.publish(make(type_, **fields))

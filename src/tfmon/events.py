@@ -47,9 +47,19 @@ PAUSED = "paused"
 RESUMED = "resumed"
 CHECKPOINT = "checkpoint"
 NOTICE = "notice"
+# Placement (tfmon/placement: read from TensorFlow's log)
+PLACEMENT = "placement"
+FALLBACK = "fallback"
+DEVICES = "devices"
+TF_WARNING = "tf_warning"
+# Memory (tfmon/memory)
+MEMORY = "memory"
+MEMORY_EPOCH = "memory_epoch"
+MEMORY_WARNING = "memory_warning"
 
-#: Run states, in the order a run normally goes through them.
-STATES = ("starting", "running", "paused", "stopping", "finished", "failed")
+#: Run states, in the order a run normally goes through them ("pausing": asked,
+#: not yet served at a batch boundary).
+STATES = ("starting", "running", "pausing", "paused", "stopping", "finished", "failed")
 
 
 def checkpoint_text(e: Event) -> str:
@@ -67,7 +77,8 @@ def predict_text(e: Event) -> str:
 def make(type_: str, **fields: Any) -> Event:
     """Build an event stamped with the current wall-clock time."""
     fields["type"] = type_
-    fields.setdefault("t", time.time())
+    if "t" not in fields:  # not setdefault: it would read the clock every time
+        fields["t"] = time.time()
     return fields
 
 

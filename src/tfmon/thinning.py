@@ -42,7 +42,7 @@ MARKS = frozenset(
     (
         events.STATUS, events.FIT_START, events.EPOCH_START, events.EPOCH_END, events.FIT_END,
         events.EVALUATE_END, events.PREDICT_END, events.CONTROL, events.PAUSED, events.RESUMED,
-        events.CHECKPOINT, events.HANGUP, events.RUN_END, "memory_epoch",
+        events.CHECKPOINT, events.HANGUP, events.RUN_END, events.MEMORY_EPOCH,
     )
 )
 
@@ -86,7 +86,7 @@ class Thinner:
             self.start = t
         kind = e["type"]
         out: list[Event] = []
-        if kind in (events.BATCH, "memory", events.SCALAR):
+        if kind in (events.BATCH, events.MEMORY, events.SCALAR):
             series = _series(e)
             if t - self._kept_at.get(series, float("-inf")) >= interval(t - self.start):
                 self._held.pop(series, None)
@@ -96,7 +96,7 @@ class Thinner:
                 if series in self._held:
                     self.dropped[kind] += 1
                 self._held[series] = e
-        elif kind == "placement":
+        elif kind == events.PLACEMENT:
             self._eager.update(e.get("eager") or {})
             self._eager_t = t
             if e.get("nodes"):
@@ -151,7 +151,7 @@ class Thinner:
     def _placement(self, nodes: list, t: float) -> Event:
         eager, self._eager = dict(self._eager), Counter()
         self._eager_at = t
-        return {"nodes": nodes, "eager": eager, "type": "placement", "t": t}
+        return {"nodes": nodes, "eager": eager, "type": events.PLACEMENT, "t": t}
 
     def _refill(self, t: float) -> None:
         if self._log_t is not None:

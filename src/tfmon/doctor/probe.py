@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+from tfmon.events import DEVICES, FALLBACK, PLACEMENT, TF_WARNING
 from tfmon.placement import rules
 from tfmon.placement.probe import PlacementProbe
 
@@ -113,7 +114,7 @@ def read_probe_output(stdout: str, stderr: str, returncode: int) -> dict:
     probe.flush()
     placed: dict[str, list[str]] = {}
     for ev in events:
-        if ev["type"] != "placement":
+        if ev["type"] != PLACEMENT:
             continue
         pairs = [(op, dev) for _, op, dev in ev["nodes"]]
         pairs += [tuple(key.rsplit("@", 1)) for key in ev["eager"]]
@@ -126,9 +127,9 @@ def read_probe_output(stdout: str, stderr: str, returncode: int) -> dict:
         "physical": info.get("physical", []),
         "plugins": info.get("plugins", []),
         "placed": placed,
-        "fallbacks": [e for e in events if e["type"] == "fallback"],
-        "warnings": [e for e in events if e["type"] == "tf_warning"],
-        "devices": next((e for e in reversed(events) if e["type"] == "devices"), None),
+        "fallbacks": [e for e in events if e["type"] == FALLBACK],
+        "warnings": [e for e in events if e["type"] == TF_WARNING],
+        "devices": next((e for e in reversed(events) if e["type"] == DEVICES), None),
     }
     if not result["ok"]:
         tail = [l for l in stderr.strip().splitlines() if l.strip()][-3:]

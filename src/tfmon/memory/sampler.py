@@ -20,14 +20,10 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from tfmon.events import LOG, MEMORY, MEMORY_EPOCH, MEMORY_WARNING
 from tfmon.memory.alerts import MemoryAlerts
 from tfmon.memory.leak import DEFAULT_THRESHOLD_MB, LeakDetector, LeakVerdict, assess
 from tfmon.memory.sources import ProcessSource, Source, SourceUnavailable, default_sources
-
-MEMORY = "memory"
-MEMORY_EPOCH = "memory_epoch"
-MEMORY_WARNING = "memory_warning"
-LOG = "log"
 
 _MAX_FAILURES = 3  # consecutive failed readings before a source is switched off
 

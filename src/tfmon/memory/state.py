@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tfmon import events
 from tfmon.memory.sources import TF_NOTES, TF_OK, TF_UNREPORTED, TF_WAITING
 from tfmon.memory.units import fmt_mb
 
@@ -53,8 +54,8 @@ class MemoryState:
         self._is_history_key: dict[str, bool] = {}
 
     def apply(self, event: dict[str, Any]) -> None:
-        kind = event.get("type")
-        if kind == "memory":
+        kind = event["type"]
+        if kind == events.MEMORY:
             fields = {k: v for k, v in event.items() if k not in _NOT_FIELDS}
             self.latest = fields
             self.samples += 1
@@ -67,9 +68,9 @@ class MemoryState:
                     if hist is None:
                         hist = self.histories[key] = collections.deque(maxlen=self._history_len)
                     hist.append(float(value))
-        elif kind == "memory_epoch":
+        elif kind == events.MEMORY_EPOCH:
             self.epochs.append(event)
-        elif kind == "memory_warning":
+        elif kind == events.MEMORY_WARNING:
             self.warnings.append(event)
         else:
             return

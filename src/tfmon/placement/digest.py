@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+from tfmon import events
 from tfmon.placement import rules
 from tfmon.placement.state import PlacementState
 
@@ -46,12 +47,13 @@ class FallbackDigest:
         self.last_at = 0.0  # time.monotonic() of the last fallback
 
     def apply(self, event: dict) -> None:
-        if event.get("type") == "run_start":
+        kind = event["type"]
+        if kind == events.RUN_START:
             self.run_dir = event.get("run_dir")
-        if event.get("type") not in ("fallback", "fit_start"):
+        if kind not in (events.FALLBACK, events.FIT_START):
             return  # placement events: nothing to summarise here, and folding them costs
         self._state.apply(event)
-        if event.get("type") == "fallback":
+        if kind == events.FALLBACK:
             self._pending += 1
             self.total += 1
             self.last_at = time.monotonic()

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import Any
 
+from tfmon import events
+from tfmon.events import Emit
 from tfmon.placement import layers, rules
 from tfmon.placement.banners import parse_banner
 from tfmon.placement.parse import device_type, parse_line
 from tfmon.placement.warnings import match_warning
 
-Emit = Callable[..., None]
 _MAX_WARNINGS = 256  # distinct tf_warning messages per run; a repeated one is raised once
 _GPU, _CPU_COMPUTE, _OTHER = "gpu", "cpu_compute", "other"
 _PREFIX_MAX = 120  # a glog/absl prefix ends within this many characters
@@ -209,13 +210,13 @@ class PlacementProbe:
         # Emit outside the lock: emit may do I/O, and the other reader must not wait on it.
         if devices is not None:
             devices.setdefault("gpus", [])
-            self._emit("devices", source="log", **devices)
+            self._emit(events.DEVICES, source="log", **devices)
         if nodes or eager:
-            self._emit("placement", nodes=nodes, eager=dict(eager))
+            self._emit(events.PLACEMENT, nodes=nodes, eager=dict(eager))
         for name, op, device, is_eager in fallbacks:
-            self._emit("fallback", **self._explain(name, op, device, is_eager))
+            self._emit(events.FALLBACK, **self._explain(name, op, device, is_eager))
         for warning in warnings:
-            self._emit("tf_warning", **warning)
+            self._emit(events.TF_WARNING, **warning)
 
     def _explain(self, name: str, op: str, device: str, eager: bool) -> dict:
         if eager:

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from tfmon import events
 from tfmon.placement import layers, rules
 from tfmon.placement.parse import device_type
 
-HANDLED_TYPES = ("placement", "fallback", "devices", "tf_warning", "environment")
+HANDLED_TYPES = (events.PLACEMENT, events.FALLBACK, events.DEVICES, events.TF_WARNING, events.ENVIRONMENT)
 
 
 class OpRow:
@@ -99,20 +100,20 @@ class PlacementState:
     # -- folding -------------------------------------------------------------
 
     def apply(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind == "placement":
+        kind = event["type"]
+        if kind == events.PLACEMENT:
             self._apply_placement(event)
-        elif kind == "fallback":
+        elif kind == events.FALLBACK:
             self._apply_fallback(event)
-        elif kind == "devices":
+        elif kind == events.DEVICES:
             self._apply_devices(event)
-        elif kind == "tf_warning":
+        elif kind == events.TF_WARNING:
             self.warnings.append(event)
             self._bump(fallbacks=True)
-        elif kind == "environment":
+        elif kind == events.ENVIRONMENT:
             self.findings = list(event.get("findings") or [])
             self._bump(fallbacks=True)
-        elif kind == "fit_start" and event.get("layer_scopes"):
+        elif kind == events.FIT_START and event.get("layer_scopes"):
             self._learn_layer_names(event["layer_scopes"])
 
     def _learn_layer_names(self, scopes: dict[str, str]) -> None:

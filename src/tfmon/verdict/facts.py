@@ -115,9 +115,9 @@ class PerfFacts:
             self.paused = True
         elif kind == events.RESUMED:
             self.paused = False
-        elif kind == "devices" and e.get("source") == "tf":
+        elif kind == events.DEVICES and e.get("source") == "tf":
             self.devices_listed = True
-        elif kind == "memory":
+        elif kind == events.MEMORY:
             if self.training and not self.paused:
                 self._utilisation(e)
         elif kind == events.LOG:
@@ -125,7 +125,7 @@ class PerfFacts:
             if "tf.function retracing" in text:
                 self._retracing(text)
             self._xla(text)
-        elif kind == "tf_warning" and e.get("code", "").startswith("xla"):
+        elif kind == events.TF_WARNING and e.get("code", "").startswith("xla"):
             self._xla(e.get("message", ""), known=True)
 
     def _utilisation(self, e: Event) -> None:
