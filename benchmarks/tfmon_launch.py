@@ -2,7 +2,9 @@
 
     python benchmarks/tfmon_launch.py [tfmon args...]   (TFMON_BENCH_OUT=FILE)
 
-Same process, same code path as the ``tfmon`` command (``tfmon.cli.main``).
+Same process, same code path as the ``tfmon`` command (``tfmon.cli.main``);
+``TFMON_BENCH_SUPERVISED=1`` also forks the supervising parent as the command
+does (tfmon.supervisor): the record is then the child's (the run's) own.
 Python 3.11 does not name OS threads, so CPU time is taken from inside: each
 Python thread's ``time.thread_time()`` when its run ends, ``/proc`` for those
 still alive at exit, the main thread's at exit. The thread that ran the script
@@ -222,8 +224,8 @@ class _SleepyOs:
 
 def _write() -> None:
     out = os.environ.get("TFMON_BENCH_OUT")
-    if not out:
-        return
+    if not out or "prepare_start" not in _marks:
+        return  # the supervising parent: the run's record is the child's
     threads = list(_records)
     seen = {r["ident"] for r in threads}
     main = threading.main_thread()
@@ -259,7 +261,7 @@ def main() -> int:
     atexit.register(_write)
     from tfmon.cli import main as tfmon_main
 
-    return tfmon_main(sys.argv[1:])
+    return tfmon_main(sys.argv[1:], supervised=os.environ.get("TFMON_BENCH_SUPERVISED") == "1")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,49 @@ def final_view(state) -> dict:
     }
 
 
+def events_so_far(run_dir: Path) -> list[dict]:
+    """The events of a run that may still be writing (a line being written is skipped)."""
+    path = Path(run_dir) / "events.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    with open(path) as f:
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
 @pytest.fixture
 def scripts() -> Path:
     return SCRIPTS
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 256 KiB tmpfs (a disk that fills up); skipped where mounting is not allowed."""
+    if os.geteuid() != 0:
+        pytest.skip("a small tmpfs for disk-full tests needs root (mount -t tmpfs)")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"mount -t tmpfs failed here: {done.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def fill_disk(mnt: Path, leave: int) -> Path:
+    """Fill a small disk but ``leave`` bytes (rounded to pages); returns the filler to free it."""
+    filler = mnt / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    size = filler.stat().st_size
+    os.truncate(filler, max(size - leave, 0))
+    return filler

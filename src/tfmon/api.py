@@ -195,9 +195,6 @@ class _CustomLoop:
         if now - self._last_batch_event >= ctx.batch_event_interval:
             self._last_batch_event = now
             self._emit_batch(now)
-        if ctx.checkpoint_on_next_batch:
-            ctx.checkpoint_on_next_batch = False
-            self.checkpoint()
         if ctx.control.pending:
             ctx.control.serve(self)
         return self.stop_requested

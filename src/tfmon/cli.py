@@ -43,21 +43,26 @@ def _first_positional(argv: list[str]) -> int | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, supervised: bool | None = None) -> int:
+    """``supervised``: run the script under a supervising parent (``tfmon.supervisor``);
+    by default only as the ``tfmon`` command itself (``argv`` None), never when
+    called from Python (a test), where forking would copy the caller."""
+    if supervised is None:
+        supervised = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     i = _first_positional(argv)
     # `tfmon demo --headless` and `tfmon --headless demo` both work; a script
     # that happens to be named like a subcommand still runs.
     if i is not None and argv[i] in SUBCOMMANDS and not Path(argv[i]).exists():
-        return _subcommand(argv[i], argv[:i] + argv[i + 1 :])
+        return _subcommand(argv[i], argv[:i] + argv[i + 1 :], supervised)
     parser = _run_parser()
     parser.add_argument("script", help="the training script")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
     opts = parser.parse_args(argv)
-    return run_script_command(opts, Path(opts.script), opts.args)
+    return run_script_command(opts, Path(opts.script), opts.args, supervised)
 
 
-def run_script_command(opts: argparse.Namespace, script: Path, args: list[str]) -> int:
+def run_script_command(opts: argparse.Namespace, script: Path, args: list[str], supervised: bool = False) -> int:
     from tfmon.probes.job import script_problem
 
     problem = script_problem(str(script))
@@ -67,6 +72,20 @@ def run_script_command(opts: argparse.Namespace, script: Path, args: list[str]) 
     if opts.sample_interval < 0:
         print("tfmon: --sample-interval must be >= 0", file=sys.stderr)
         return 2
+    from tfmon import supervisor
+
+    if supervised and supervisor.enabled():
+        code = supervisor.supervise()
+        if code is not None:
+            return code  # the parent, once the child has ended or died
+        try:
+            return _run(opts, script, args)
+        finally:
+            supervisor.report("ended")
+    return _run(opts, script, args)
+
+
+def _run(opts: argparse.Namespace, script: Path, args: list[str]) -> int:
     from tfmon.probes.session import LiveRun, Options
 
     headless = opts.headless or not (os.isatty(0) and os.isatty(1))
@@ -101,13 +120,13 @@ def _guard(fn, *args, **kwargs) -> int:
         return 2
 
 
-def _subcommand(name: str, argv: list[str]) -> int:
+def _subcommand(name: str, argv: list[str], supervised: bool = False) -> int:
     if name == "demo":
         from tfmon.examples import demo_path
 
         parser = _run_parser("tfmon demo")
         opts, rest = parser.parse_known_args(argv)
-        return run_script_command(opts, demo_path(), rest)
+        return run_script_command(opts, demo_path(), rest, supervised)
     if name == "doctor":
         from tfmon.doctor import main as doctor_main
 

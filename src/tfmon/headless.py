@@ -11,10 +11,10 @@ from typing import TextIO
 from tfmon import events
 from tfmon.events import Event
 from tfmon.placement.digest import FallbackDigest
+from tfmon.signals import StopSignals
 from tfmon.ui.format import number
 from tfmon.verdict.view import verdict_lines
 
-DOUBLE_CTRL_C = 3.0
 # Fallbacks come in bursts while TF traces and places a graph: one summary per burst,
 # printed once none came for this long, or before the next epoch / fit / run line.
 FALLBACKS_QUIET = 1.5
@@ -89,6 +89,10 @@ class Printer:
             digest = self._fallbacks
             for e in batch:
                 digest.apply(e)
+                if e["type"] == events.NOTICE and e.get("severity") in ("warning", "error"):
+                    # tfmon's own trouble (a full disk, no control channel): on stderr.
+                    self._err.write(f"tfmon: {e['severity']}: {e.get('text')}\n")
+                    continue
                 line = format_event(e)
                 if line is not None:
                     if e["type"] in _AFTER_FALLBACKS:
@@ -122,32 +126,34 @@ def run_headless(run) -> int:
     err = os.fdopen(os.dup(run.terminal_fd(2)), "w", encoding="utf-8", errors="replace")
     printer = Printer(sub, out, err)
     printer.start()
-    last = [0.0]
 
-    def on_sigint(signum, frame):
-        now = time.monotonic()
-        if now - last[0] <= DOUBLE_CTRL_C or run.ctx is None or run.ctx.fit_count == 0:
+    def interrupt() -> None:
+        if run.result is None:  # the script runs in this thread
             raise KeyboardInterrupt
-        last[0] = now
-        run.control.request("checkpoint", source="signal")
-        run.control.request("stop", source="signal")
-        out.write("tfmon: Ctrl+C: stopping with a checkpoint; Ctrl+C again within 3 s interrupts\n")
-        out.flush()
+
+    def on_first(signum: int) -> None:
+        name = "Ctrl+C" if signum == signal.SIGINT else signal.Signals(signum).name
+        if printer.lost:
+            return
+        try:
+            out.write(f"tfmon: {name}: stopping with a checkpoint; Ctrl+C again interrupts\n")
+            out.flush()
+        except (OSError, ValueError):
+            printer.lost = True
 
     def on_sighup(signum, frame):
         # A headless run started in an SSH session must outlive the link too:
         # checkpoint at the next batch and go on writing to the run directory.
         printer.lost = True
-        if run.ctx is not None:
-            run.ctx.checkpoint_on_next_batch = True
-        run.emit(events.HANGUP, reason="SIGHUP", checkpoint_requested=run.ctx is not None, channel=None)
+        run.hang_up("SIGHUP")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    signals = StopSignals(run, interrupt=interrupt, on_first=on_first)
+    signals.install()
     previous_hup = signal.signal(signal.SIGHUP, on_sighup)
     try:
         code = run.run_job()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signals.restore()
         signal.signal(signal.SIGHUP, previous_hup)
         run.finish()
         printer.stop()

@@ -34,6 +34,7 @@ from pathlib import Path
 from tfmon import events
 from tfmon.events import Event
 from tfmon.memory.state import HISTORY_LEN
+from tfmon.schema import problem
 from tfmon.state import BATCH_HISTORY, LOG_HISTORY
 from tfmon.thinning import MARKS
 
@@ -87,13 +88,15 @@ def _count(path: Path, end: int) -> dict[bytes, int]:
 
 
 def _load(raw: bytes) -> Event | None:
-    return events.loads(raw.decode("utf-8", "replace"))
+    """The event on a raw line, or None when it is not a well-formed one (``tfmon.schema``)."""
+    e = events.loads(raw.decode("utf-8", "replace"))
+    return e if e is not None and problem(e) is None else None
 
 
-def read_history(path: Path, end: int | None = None) -> tuple[list[Event], int]:
+def read_history(path: Path, end: int | None = None) -> tuple[list[Event], int, int]:
     """The events of ``path`` (up to ``end``, default: its last complete line) that
-    the UI's state needs, in order; and the offset read up to (a follower goes on
-    from there)."""
+    the UI's state needs, in order; the offset read up to (a follower goes on
+    from there); and how many lines read were not a well-formed event (skipped)."""
     path = Path(path)
     if end is None:
         end = complete_end(path)
@@ -107,11 +110,15 @@ def read_history(path: Path, end: int | None = None) -> tuple[list[Event], int]:
     eager_lines: Counter[bytes] = Counter()
     eager_first: dict[bytes, bytes] = {}
     kept_at = 0
+    skipped = 0
 
     def keep(raw: bytes) -> None:
+        nonlocal skipped
         e = _load(raw)
         if e is not None:
             out.append(e)
+        else:
+            skipped += 1
 
     for block, kept_at in _blocks(path, end):
         for raw in block.split(b"\n"):
@@ -120,6 +127,7 @@ def read_history(path: Path, end: int | None = None) -> tuple[list[Event], int]:
                 continue
             j = raw.rfind(_TYPE)
             if j < 0:
+                skipped += bool(raw.strip())  # not an event of any kind
                 continue
             kind = raw[j + 8 : raw.find(b'"', j + 8)]
             if kind in seen:
@@ -158,7 +166,7 @@ def read_history(path: Path, end: int | None = None) -> tuple[list[Event], int]:
             out.insert(at, e)
     if eager_lines:
         out.append(_eager_sum(eager_lines, eager_first))
-    return out, kept_at
+    return out, kept_at, skipped
 
 
 def _eager_sum(lines: Counter[bytes], first: dict[bytes, bytes]) -> Event:

@@ -16,7 +16,8 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from tfmon import events
+from tfmon import events, supervisor
+from tfmon.signals import StopSignals
 from tfmon.ui.app import TfmonApp
 from tfmon.ui.driver import TerminalOutput, driver_for_terminal
 from tfmon.ui.sources import LiveSource
@@ -45,18 +46,7 @@ class Hangup:
             return
         self.reason = reason
         self.terminal.silence(reason)
-        run = self.run
-        ctx = run.ctx
-        if ctx is not None:
-            # The run can be resumed from here even if the process dies later.
-            ctx.checkpoint_on_next_batch = True
-        channel = getattr(run, "channel", None)
-        run.emit(
-            events.HANGUP,
-            reason=reason,
-            checkpoint_requested=ctx is not None,
-            channel=str(channel.path) if channel is not None else None,
-        )
+        self.run.hang_up(reason)
         driver = getattr(self.driver_class, "instance", None)
         if driver is not None:
             driver.hang_up()
@@ -78,6 +68,15 @@ def run_with_ui(run, mouse: bool = True) -> int:
     loop = asyncio.new_event_loop()
     executor = ThreadPoolExecutor(thread_name_prefix="tfmon-job")
     loop.set_default_executor(executor)
+
+    def stop_signal(signum: int) -> None:
+        # Like Ctrl+C, from outside: nobody may be at the terminal to press q
+        # after the run ends, so the app leaves now and the run ends headless.
+        loop.call_soon_threadsafe(app.exit, 128 + signum)
+
+    signals = StopSignals(run, interrupt=run.interrupt_job, on_first=stop_signal)
+    signals.install()
+    supervisor.report("ui")
     code = None
     try:
         try:
@@ -91,11 +90,14 @@ def run_with_ui(run, mouse: bool = True) -> int:
             terminal.write_line(f"tfmon: quit: {run.script.name} is interrupted at its next batch{after} "
                                 "(Ctrl+C: now)")
         elif run.result is None:
-            # The terminal hung up, or the script is being interrupted: wait for it.
-            terminal.write_line(f"tfmon: waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
+            # The terminal hung up, a signal stopped the run (fit stops at the next batch,
+            # what follows fit still runs), or the script is being interrupted: wait for it.
+            why = f"{supervisor.signal_name(run.stop_signal)}: stopping with a checkpoint; " if run.stop_signal else ""
+            terminal.write_line(f"tfmon: {why}waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
         _wait_for_job(run, executor, source, terminal)
     finally:
         run.finish()
+        signals.restore()
         loop.close()
     result = run.result
     exit_code = result.exit_code if result is not None else (code or 1)
@@ -105,6 +107,8 @@ def run_with_ui(run, mouse: bool = True) -> int:
         _detach_std_streams()
     else:
         terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {run.run_dir}")
+        for problem in run.recording_problems():
+            terminal.write_line(f"tfmon: warning: {problem}")
         if run.control.quit_requested:
             # The KeyboardInterrupt was tfmon's own, asked for: no traceback for it.
             terminal.write_line("tfmon: quit: the script was interrupted at a batch boundary")

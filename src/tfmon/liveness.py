@@ -96,20 +96,51 @@ def _head_and_tail(path: Path) -> tuple[list[Event], list[Event]]:
     return parse_lines(head_lines), parse_lines(tail_lines)
 
 
+RUN_END_MARK = b'"type":"' + events.RUN_END.encode() + b'"'
+
+
+def find_run_end(path: Path) -> Event | None:
+    """The last run_end event anywhere in an events file (a search from the end, in C:
+    a UI left open for hours after the run ended puts it far from the tail)."""
+    import mmap
+
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return None
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            end = len(m)
+            while True:
+                at = m.rfind(RUN_END_MARK, 0, end)
+                if at < 0:
+                    return None
+                start = m.rfind(b"\n", 0, at) + 1
+                stop = m.find(b"\n", at)
+                found = parse_lines([m[start : stop if stop >= 0 else len(m)]])
+                if found and found[0]["type"] == events.RUN_END:
+                    return found[0]
+                end = start  # the mark inside some other line: look further back
+
+
+def _typed(value, kind):
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
 def read_status(run_dir: Path, now: float | None = None, stale_after: float = STALE_AFTER) -> RunStatus:
     run_dir = Path(run_dir)
     now = time.time() if now is None else now
     head, tail = _head_and_tail(run_dir / EVENTS_FILE)
     status = RunStatus(run_dir=run_dir, state="died")
     start = next((e for e in head if e["type"] == events.RUN_START), None)
-    if start is not None:
-        status.script = start.get("script")
-        status.started = start.get("t")
-        status.pid = start.get("pid")
-        status.host = start.get("host")
+    if start is not None:  # a damaged file may hold anything: keep only what has the right type
+        status.script = _typed(start.get("script"), str)
+        status.started = _typed(start.get("t"), (int, float))
+        status.pid = _typed(start.get("pid"), int)
+        status.host = _typed(start.get("host"), str)
     times = [e.get("t") for e in tail if isinstance(e.get("t"), (int, float))]
     status.last_seen = max(times) if times else status.started
     status.end = next((e for e in reversed(tail) if e["type"] == events.RUN_END), None)
+    if status.end is None:
+        status.end = find_run_end(run_dir / EVENTS_FILE)
     if status.end is not None:
         status.state = "ended"
         return status

@@ -2,8 +2,12 @@
 
 The recorder drains its bus subscription in its own thread and flushes at
 least every ``flush_interval`` seconds, so a crash loses at most that much,
-and writes a heartbeat so a reader can tell a live run from a dead one.
+and writes a heartbeat so a reader can tell a live run from a dead one (none
+after ``run_end``: the run is over even if the UI stays open).
 What it writes is thinned (``tfmon.thinning``): the same facts at a bounded rate.
+
+A write that fails (a full disk) stops the recording, never the run: one
+``notice`` says so, and ``run_end`` is tried once more when the run ends.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfmon import events
 from tfmon.bus import EventBus
 from tfmon.events import Event
+from tfmon.rundir import open_private, write_all
+from tfmon.schema import problem
 from tfmon.thinning import Thinner
 
 EVENTS_FILE = "events.jsonl"
@@ -29,7 +36,7 @@ class Recorder:
         self._sub = bus.subscribe()
         self._bus = bus
         self.path = Path(run_dir) / EVENTS_FILE
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._fd: int | None = open_private(self.path)
         self._interval = flush_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-recorder", daemon=True)
@@ -37,6 +44,9 @@ class Recorder:
         self._lock = threading.Lock()
         self.thinner = Thinner()
         self.written = 0
+        self.ended = False  # run_end has passed: no more heartbeats
+        self.failed: str | None = None  # why recording stopped
+        self._unwritten_end: Event | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -44,7 +54,7 @@ class Recorder:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             now = time.time()
-            if now - self._last_heartbeat >= HEARTBEAT_INTERVAL:
+            if not self.ended and now - self._last_heartbeat >= HEARTBEAT_INTERVAL:
                 self._last_heartbeat = now
                 self._bus.emit(events.HEARTBEAT, pid=os.getpid())
             self._write_pending()
@@ -54,18 +64,38 @@ class Recorder:
         # thread, stop(), or flush()) knows every event emitted before is on disk
         # or held back by the thinner (written before the next mark; all at stop).
         with self._lock:
-            if not self._file.closed:
+            if self._fd is not None:
                 self.record(self._sub.drain(), time.time(), final)
 
     def record(self, batch: list[Event], now: float, final: bool = False) -> None:
         """Write ``batch`` as thinned (``final``: and everything held back)."""
+        end = next((e for e in batch if e["type"] == events.RUN_END), None)
+        if end is not None or self.ended:
+            # The run is over: a heartbeat emitted meanwhile would make it look alive.
+            after = batch.index(end) + 1 if end is not None else 0
+            batch = batch[:after] + [e for e in batch[after:] if e["type"] != events.HEARTBEAT]
+            self.ended = True
+        if self.failed is not None:
+            self._unwritten_end = end or self._unwritten_end
+            return
         add = self.thinner.add
         kept = [k for e in batch for k in add(e)]
         kept += self.thinner.close() if final else self.thinner.due(now)
-        if kept:
-            self._file.write("".join(events.dumps(e) + "\n" for e in kept))
-            self._file.flush()
-            self.written += len(kept)
+        if not kept:
+            return
+        try:
+            write_all(self._fd, "".join(events.dumps(e) + "\n" for e in kept).encode("utf-8"))
+        except OSError as exc:
+            self._fail(exc, end)
+            return
+        self.written += len(kept)
+
+    def _fail(self, exc: OSError, end: Event | None) -> None:
+        self.failed = f"{self.path}: {exc.strerror or exc}"
+        self._unwritten_end = end
+        text = f"recording stopped ({self.failed}); the run goes on, unrecorded"
+        self._bus.emit(events.NOTICE, severity="error", text=text)
+        self._bus.emit(events.LOG, stream="tfmon", text=f"tfmon: {text}")
 
     def flush(self) -> None:
         """Write everything emitted so far, now (for readers in this process)."""
@@ -77,14 +107,36 @@ class Recorder:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
         self._write_pending(final=True)
-        self._file.close()
+        with self._lock:
+            fd, self._fd = self._fd, None
+            if fd is None:
+                return
+            if self._unwritten_end is not None:
+                # Space may have come back: the end of the run is worth one more try
+                # (on a line of its own: the failed write may have left half a line).
+                try:
+                    write_all(fd, ("\n" + events.dumps(self._unwritten_end) + "\n").encode("utf-8"))
+                    self._unwritten_end = None
+                except OSError:
+                    pass
+            os.close(fd)
+
+
+@dataclass
+class Recording:
+    events: list[Event]
+    skipped: int  # lines that are not a well-formed event (torn, malformed, unknown)
+
+
+def read_recording(run_dir: Path) -> Recording:
+    """Every well-formed event of a run directory, and how many lines were not one."""
+    with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
+        return Recording(*parse_lines_counted(f))
 
 
 def read_events(run_dir: Path) -> list[Event]:
-    """All events recorded in a run directory (a torn last line is skipped)."""
-    path = Path(run_dir) / EVENTS_FILE
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return [e for e in map(events.loads, f) if e is not None]
+    """All events recorded in a run directory (torn or malformed lines are skipped)."""
+    return read_recording(run_dir).events
 
 
 class EventFollower:
@@ -94,6 +146,7 @@ class EventFollower:
         self.path = Path(run_dir) / EVENTS_FILE
         self._offset = offset  # where to start: 0, or where a history read ended
         self._partial = b""
+        self.skipped = 0  # lines that were not a well-formed event
 
     def poll(self) -> list[Event]:
         try:
@@ -106,17 +159,29 @@ class EventFollower:
         data = self._partial + data
         lines = data.split(b"\n")
         self._partial = lines.pop()
-        return parse_lines(lines)
+        found, skipped = parse_lines_counted(lines)
+        self.skipped += skipped
+        return found
 
 
-def parse_lines(lines: list[bytes]) -> list[Event]:
-    """Events from raw lines of an events file; torn or foreign lines are skipped."""
+def parse_lines(lines: Iterable[bytes]) -> list[Event]:
+    """Events from raw lines of an events file; torn, malformed or foreign lines are skipped."""
+    return parse_lines_counted(lines)[0]
+
+
+def parse_lines_counted(lines: Iterable[bytes]) -> tuple[list[Event], int]:
+    """The well-formed events (tfmon.schema) of raw lines, and how many others there were."""
     out = []
+    skipped = 0
     for raw in lines:
+        if not raw.strip():
+            continue
         event = events.loads(raw.decode("utf-8", "replace"))
-        if event is not None:
+        if event is None or problem(event) is not None:
+            skipped += 1
+        else:
             out.append(event)
-    return out
+    return out, skipped
 
 
 def iter_lines(path: Path) -> Iterator[str]:

@@ -9,6 +9,7 @@ log in and run these in the project folder.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -101,7 +102,7 @@ def format_status(status: dict) -> str:
 
 
 def ctl_main(argv: list[str]) -> int:
-    from tfmon.probes.channel import ChannelError, request
+    from tfmon.probes.channel import MAX_WAIT, ChannelError, request
 
     p = argparse.ArgumentParser(
         prog="tfmon ctl",
@@ -113,11 +114,13 @@ def ctl_main(argv: list[str]) -> int:
     p.add_argument("--json", action="store_true", help="print the reply as JSON")
     _base_arg(p)
     opts = p.parse_args(argv)
+    if not math.isfinite(opts.wait) or opts.wait < 0:
+        return _error(f"--wait must be a number of seconds >= 0 (at most {MAX_WAIT:g} are used), not {opts.wait}", 2)
     run_dir = resolve_run_dir(opts.run_dir, opts.base)
     if run_dir is None:
         return _error(f"{opts.run_dir}: not a run directory (no events.jsonl)", 2)
     try:
-        reply = request(run_dir, opts.action, wait=0.0 if opts.action == "status" else max(opts.wait, 0.0))
+        reply = request(run_dir, opts.action, wait=0.0 if opts.action == "status" else min(opts.wait, MAX_WAIT))
     except ChannelError as exc:
         return _error(_why_no_channel(run_dir, str(exc)))
     except OSError as exc:

@@ -373,12 +373,19 @@ class RunState:
         self.memory = MemoryState()
         self.verdict = VerdictState()
         self.events_seen = 0
+        self.skipped = 0  # events that failed to fold
+        self._skipped_told = 0
         self._handlers = (self.info, self.metrics, self.log, self.placement, self.memory, self.verdict)
 
     def apply(self, e: Event) -> None:
         self.events_seen += 1
-        for handler in self._handlers:
-            handler.apply(e)
+        try:
+            for handler in self._handlers:
+                handler.apply(e)
+        except Exception:
+            # A recording may hold what tfmon.schema lets through and still cannot
+            # fold: skip it, counted, rather than take the view down.
+            self.skipped += 1
 
     def apply_all(self, batch: list[Event]) -> None:
         """Fold one drain. At high rates (a custom loop at 100k steps/s, a replay) a
@@ -386,6 +393,14 @@ class RunState:
         handful: an even sample of DRAIN_BATCH_SAMPLE of them is folded, the last one
         always (the header shows the latest; the curve is drawn at most a few
         hundred points wide). Other events are all folded, in order."""
+        self._apply_all(batch)
+        if self.skipped > self._skipped_told:
+            self._skipped_told = self.skipped
+            n = self.skipped
+            text = f"tfmon: {n} event{'' if n == 1 else 's'} could not be shown (malformed) and {'was' if n == 1 else 'were'} skipped"
+            self.log.apply(events.make(events.LOG, stream="tfmon", text=text))
+
+    def _apply_all(self, batch: list[Event]) -> None:
         n = sum(1 for e in batch if e["type"] == events.BATCH)
         if n <= DRAIN_BATCH_SAMPLE:
             for e in batch:

@@ -37,6 +37,9 @@ class PtyProcess:
         self.exit_code: int | None = None
 
     def read(self, timeout: float = 0.1) -> None:
+        if self.master < 0:  # hung up: nothing to read, only time to let pass
+            time.sleep(timeout)
+            return
         ready, _, _ = select.select([self.master], [], [], timeout)
         if ready:
             try:
@@ -69,6 +72,12 @@ class PtyProcess:
 
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
+
+    def hang_up(self) -> None:
+        """What sshd does when the link drops: close the master side (and our slave fd)."""
+        os.close(self.master)
+        os.close(self.slave)
+        self.master = self.slave = -1  # closed: close() only ends the process if it still runs
 
     def poll(self) -> int | None:
         if self.exit_code is None:

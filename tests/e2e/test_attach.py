@@ -112,14 +112,8 @@ def test_attach_shows_history_follows_live_pauses_and_leaves_the_run_going(tmp_p
         _wait(lambda: _row(later).search(second.text()), f"row of epoch {later} in the second view", views=[second])
         # The second view's own SSH link drops: it leaves quietly (no spinning on a
         # dead terminal), and the run does not notice.
-        os.close(second.master)
-        os.close(second.slave)
-        second.master = second.slave = -1
-        deadline = time.monotonic() + 15
-        while second.poll() is None:
-            assert time.monotonic() < deadline, "the hung-up view did not exit"
-            time.sleep(0.1)
-        assert second.exit_code == 0
+        second.hang_up()
+        assert second.wait_exit(timeout=15) == 0
         assert run.poll() is None
         assert not any(e["type"] == "hangup" for e in _events(run_dir))
         assert not any(e["type"] == "control" and e["action"] == "stop" for e in _events(run_dir))

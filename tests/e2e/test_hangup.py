@@ -10,7 +10,6 @@ to its jobs would send, must change nothing.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -18,27 +17,13 @@ import time
 
 import pytest
 
-from conftest import tfmon_env
+from conftest import events_so_far, tfmon_env
 from ptyrun import PtyProcess
 
 pytestmark = pytest.mark.slow
 
 EPOCHS = 16
 SCRIPT_EXIT = 3
-
-
-def _events(run_dir) -> list[dict]:
-    path = run_dir / "events.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    with open(path) as f:
-        for line in f:
-            try:
-                out.append(json.loads(line))
-            except ValueError:  # a line being written right now
-                pass
-    return out
 
 
 def test_hangup_keeps_training_to_the_end_with_a_checkpoint_and_the_scripts_exit_code(tmp_path, scripts):
@@ -51,32 +36,27 @@ def test_hangup_keeps_training_to_the_end_with_a_checkpoint_and_the_scripts_exit
     try:
         # Training has started and the app is drawing it.
         deadline = time.monotonic() + 90
-        while not any(e["type"] == "epoch_end" for e in _events(run_dir)):
+        while not any(e["type"] == "epoch_end" for e in events_so_far(run_dir)):
             assert time.monotonic() < deadline, proc.text()
             assert proc.poll() is None, proc.text()
             proc.read()
         proc.wait_for("remote_fit.py", timeout=10)
-        before = max(e["epoch"] for e in _events(run_dir) if e["type"] == "epoch_end")
+        before = max(e["epoch"] for e in events_so_far(run_dir) if e["type"] == "epoch_end")
         assert before < EPOCHS - 3, "training ended too soon to hang up in the middle"
 
         # The link drops: sshd closes the master side.
-        os.close(proc.master)
-        os.close(proc.slave)
-        proc.master = proc.slave = -1  # closed: proc.close() only ends the process if it still runs
+        proc.hang_up()
         hung_up_at = time.time()
         time.sleep(1.0)
         assert proc.poll() is None, f"tfmon died on the hang-up: exit {proc.exit_code}"
         os.kill(proc.pid, signal.SIGHUP)  # what a shell forwards to its jobs
 
-        deadline = time.monotonic() + 120
-        while proc.poll() is None:
-            assert time.monotonic() < deadline, "tfmon did not finish after the hang-up"
-            time.sleep(0.2)
+        proc.wait_exit(timeout=120)
     finally:
         proc.close()
 
     assert proc.exit_code == SCRIPT_EXIT
-    events = _events(run_dir)
+    events = events_so_far(run_dir)
     kinds = [e["type"] for e in events]
 
     hangups = [e for e in events if e["type"] == "hangup"]

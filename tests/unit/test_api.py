@@ -190,7 +190,7 @@ def test_checkpoint_saves_registered_checkpoints_with_manager_numbering(bound, t
     tfmon.step(loss=1.0)
     ctx.control.request("checkpoint", source="test")
     tfmon.step(loss=1.0)
-    ctx.checkpoint_on_next_batch = True  # the hang-up path
+    ctx.control.request("checkpoint", source="hangup")  # the hang-up path
     tfmon.step(loss=1.0)
     folder = tmp_path / "checkpoints"
     assert ckpt.written == [str(folder / "ckpt-1"), str(folder / "ckpt-2")]

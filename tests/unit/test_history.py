@@ -35,7 +35,7 @@ def test_an_old_unthinned_recording_opens_to_the_same_final_state(tmp_path):
             stream.append({"type": "log", "stream": "stdout", "text": f"step {e['global_step']}", "t": e["t"]})
     run = write(tmp_path / "run", stream)
     full = read_events(run)
-    kept, offset = read_history(run / "events.jsonl")
+    kept, offset, _ = read_history(run / "events.jsonl")
     assert offset == (run / "events.jsonl").stat().st_size
     assert len(kept) < len(full) / 5
     whole, part = fold(full), fold(kept)
@@ -53,7 +53,7 @@ def test_real_recordings_of_earlier_versions_still_replay(tmp_path):
     for run in sorted((FIXTURES / "runs").iterdir()):
         if not (run / "events.jsonl").is_file():
             continue
-        kept, _ = read_history(run / "events.jsonl")
+        kept, _, _ = read_history(run / "events.jsonl")
         assert final_view(fold(kept)) == final_view(fold(read_events(run))), run.name
 
 
@@ -65,7 +65,7 @@ def test_scalar_series_keep_their_newest_value_and_the_sample_spans_the_run(tmp_
         if step % 3001 == 0:
             stream.append({"type": "scalar", "name": "epoch_acc", "run": "validation", "step": step, "value": step, "t": t0 + step})
     run = write(tmp_path / "run", stream)
-    kept, _ = read_history(run / "events.jsonl")
+    kept, _, _ = read_history(run / "events.jsonl")
     part, whole = fold(kept), fold(read_events(run))
     assert {k: s[-1] for k, s in part.metrics.scalars.items()} == {k: s[-1] for k, s in whole.metrics.scalars.items()}
     steps = [p[0] for p in part.metrics.scalars[("train", "loss")]]

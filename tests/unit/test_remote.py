@@ -500,7 +500,8 @@ def test_ctl_against_a_real_headless_run_then_kill_9(tmp_path, scripts):
     hold = tmp_path / "release"
     cmd = [sys.executable, "-m", "tfmon", "--headless", "--run-dir", str(run_dir),
            str(scripts / "remote_fit.py"), "200", "20", "0", str(hold)]
-    proc = subprocess.Popen(cmd, env=tfmon_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=tfmon_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
     def ctl(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "tfmon", "ctl", str(run_dir), *args],
@@ -546,11 +547,17 @@ def test_ctl_against_a_real_headless_run_then_kill_9(tmp_path, scripts):
         fit_end = last("fit_end")
         assert fit_end["reason"] == "stopped by user" and fit_end["epochs_done"] < 200
         status = ctl("status")
-        assert status.returncode == 0 and "pid " + str(proc.pid) in status.stdout
+        run_pid = evs()[0]["pid"]  # the run's process: the child of tfmon's supervising parent
+        assert status.returncode == 0 and "pid " + str(run_pid) in status.stdout
 
-        # The script waits after fit; kill -9 leaves no run_end.
-        proc.send_signal(signal.SIGKILL)
+        # The script waits after fit; kill -9 of both processes (as the OOM killer or a
+        # job scheduler's cgroup kill may do) leaves no run_end.
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        deadline = time.monotonic() + 10
+        while liveness.pid_alive(run_pid):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         dead = liveness.read_status(run_dir)
         assert dead.state == "died" and not any(e["type"] == "run_end" for e in evs())
         after = ctl("pause")
@@ -562,7 +569,7 @@ def test_ctl_against_a_real_headless_run_then_kill_9(tmp_path, scripts):
         assert any(e["type"] == "checkpoint" and e.get("path") == path for e in batch)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
@@ -617,3 +624,59 @@ def test_attach_source_sends_keys_in_the_order_they_were_pressed(tmp_path):
     while len(sent) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sent == ["checkpoint", "stop"]
+
+
+# -- damaged or long-lived recordings (issue 13)
+
+
+def test_a_run_end_far_before_the_tail_still_means_ended(tmp_path):
+    """The UI left open after the run ended: heartbeats (older recordings) filled the tail."""
+    now = time.time()
+    me = os.getpid()  # alive, as the UI waiting for q was
+    beats = [{"type": "heartbeat", "t": now - 3000 + i * 0.7, "pid": me} for i in range(4000)]
+    run = _write_run(tmp_path / "r", [
+        {"type": "run_start", "t": now - 4000, "script": "/p/t.py", "pid": me},
+        {"type": "run_end", "t": now - 3001, "exit_code": 0, "state": "finished"},
+        *beats,
+    ])
+    assert (run / "events.jsonl").stat().st_size > 2 * liveness.TAIL_BYTES
+    status = liveness.read_status(run, now)
+    assert status.state == "ended" and status.describe() == "ended: finished (exit 0)"
+
+
+def test_a_run_end_mark_inside_a_log_line_is_not_an_end(tmp_path):
+    now = time.time()
+    run = _write_run(tmp_path / "r", [
+        {"type": "run_start", "t": now - 60, "script": "/p/t.py", "pid": os.getpid()},
+        {"type": "log", "t": now - 1, "stream": "stdout", "text": 'printed "type":"run_end" here'},
+    ])
+    assert liveness.find_run_end(run / "events.jsonl") is None
+    assert liveness.read_status(run, now).state == "live"
+
+
+def test_liveness_of_a_damaged_run_start_never_raises(tmp_path):
+    now = time.time()
+    run = _write_run(tmp_path / "r", [{"type": "run_start", "t": now - 60, "script": 3, "pid": "123"}])
+    status = liveness.read_status(run, now)
+    assert status.state == "died" and status.pid is None
+
+
+@pytest.mark.parametrize("wait", ["nan", "1e400", "-inf", "-1"])
+def test_ctl_wait_that_is_not_a_number_of_seconds_is_one_line(tmp_path, capsys, wait):
+    run = _write_run(tmp_path / "r", [{"type": "run_start", "t": time.time(), "script": "/p/t.py", "pid": os.getpid()}])
+    assert remote.ctl_main([str(run), "pause", f"--wait={wait}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--wait must be a number of seconds" in err
+
+
+def test_attach_source_counts_malformed_lines(tmp_path):
+    now = time.time()
+    run = _write_run(tmp_path / "r", [
+        {"type": "run_start", "t": now - 10, "script": "/p/t.py", "pid": os.getpid()},
+        {"type": "batch", "t": now - 5},  # no step
+        {"type": "run_end", "t": now - 1, "exit_code": 0, "state": "finished"},
+    ])
+    source = AttachSource(run)
+    got = source.drain() + source.drain()
+    assert any(e["type"] == "log" and "1 malformed or unknown event skipped" in e["text"] for e in got)
+    assert not any(e["type"] == "batch" for e in got)

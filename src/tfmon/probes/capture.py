@@ -10,7 +10,9 @@ Two levels:
   through the pipes.
 
 Both deliver complete lines to one ``OutputSink``, which writes ``output.log``,
-hands lines to the placement probe and emits ``log`` events for the rest.
+hands lines to the placement probe and emits ``log`` events for the rest. A
+write to output.log that fails (a full disk) stops writing it, with one notice;
+it never raises into the script's ``print``.
 """
 
 from __future__ import annotations
@@ -69,10 +71,12 @@ class OutputSink:
         consumer: LineConsumer | None = None,
         tf_min_level: int = 0,
         raw_log: bool = False,
+        on_rotate=None,
     ) -> None:
         self._emit = emit
-        self._file = OutputLog(output_path, raw=raw_log) if output_path else None
+        self._file = OutputLog(output_path, raw=raw_log, on_rotate=on_rotate) if output_path else None
         self._lock = threading.Lock()
+        self.failed: str | None = None  # why output.log stopped being written
         self.consumer = consumer
         # The user's TF_CPP_MIN_LOG_LEVEL decides what the log pane shows, even
         # though tfmon lowers the real one to get placement lines.
@@ -85,8 +89,11 @@ class OutputSink:
         kinds = consumer.classify(stream, lines) if consumer is not None else None
         if self._file is not None:
             with self._lock:
-                if self._file is not None:
-                    self._file.write(lines, kinds)
+                try:
+                    if self._file is not None:
+                        self._file.write(lines, kinds)
+                except OSError as exc:
+                    self._fail(exc)
         if kinds is not None:  # placement lines are not for the log pane
             lines = [line for line, kind in zip(lines, kinds) if kind is None] if None in kinds else []
         for line in lines:
@@ -98,11 +105,24 @@ class OutputSink:
         if consumer is not None:
             consumer.flush()
 
+    def _fail(self, exc: OSError) -> None:
+        # Under the lock. The lines still reach the log pane; only the file stops.
+        output, self._file = self._file, None
+        output.abandon()
+        self.failed = f"{output.path}: {exc.strerror or exc}"
+        text = f"output.log stopped ({self.failed}); the script's output still shows in the Log pane"
+        self._emit(events.NOTICE, severity="error", text=text)
+        self._emit(events.LOG, stream="tfmon", text=f"tfmon: {text}")
+
     def close(self) -> None:
-        if self._file is not None:
-            with self._lock:
-                self._file.close()
-                self._file = None
+        with self._lock:
+            output, self._file = self._file, None
+            if output is not None:
+                try:
+                    output.close()
+                except OSError as exc:  # the last summary line on a full disk
+                    output.abandon()
+                    self.failed = self.failed or f"{output.path}: {exc.strerror or exc}"
 
 
 READ_SIZE = 65536
@@ -134,6 +154,7 @@ class FdCapture:
         self._fds = fds
         self._saved: dict[int, int] = {}
         self._readers: list[threading.Thread] = []
+        self.read_fds: list[int] = []  # the pipes' read ends (for tfmon.supervisor)
 
     def start(self) -> None:
         for fd in self._fds:
@@ -143,6 +164,7 @@ class FdCapture:
             _grow_pipe(write_end)
             os.dup2(write_end, fd)
             os.close(write_end)
+            self.read_fds.append(read_end)
             stream = "stdout" if fd == 1 else "stderr"
             t = threading.Thread(
                 target=self._read, args=(read_end, stream), name=f"tfmon-fd{fd}", daemon=True

@@ -10,6 +10,11 @@ Actions go to the run's control gate exactly like the keys do (``source="ctl"``)
 once the action has taken effect (or the wait ran out), so ``tfmon ctl RUN
 pause`` says where the run paused.
 
+Bounded: at most ``MAX_CONNECTIONS`` are served at once (more get a "busy"
+reply), a request must arrive within ``READ_TIMEOUT`` seconds, be at most
+``MAX_REQUEST`` bytes and nest at most ``MAX_DEPTH`` levels. Nothing a client
+does can raise into the run: every failure stays in the channel's threads.
+
 Access: the socket is the owner's only (mode 0600, in the 0700 run directory)
 and every connection's peer uid is checked against ours (SO_PEERCRED on Linux,
 LOCAL_PEERCRED on macOS); anyone else gets a refusal and a notice in the run.
@@ -35,6 +40,9 @@ from tfmon.events import Event
 SOCKET_NAME = "control.sock"
 ACTIONS = ("pause", "resume", "toggle_pause", "checkpoint", "stop", "status")
 MAX_REQUEST = 4096
+MAX_DEPTH = 4
+MAX_CONNECTIONS = 8
+READ_TIMEOUT = 5.0
 MAX_WAIT = 60.0
 #: sun_path is 108 bytes on Linux and 104 on macOS, terminating NUL included.
 MAX_SOCKET_PATH = 100
@@ -42,6 +50,20 @@ MAX_SOCKET_PATH = 100
 
 def socket_path(run_dir: Path) -> Path:
     return Path(run_dir) / SOCKET_NAME
+
+
+def remove_socket(run_dir: Path) -> None:
+    """Remove a run's socket (and the short folder a long path needed), left by a dead run."""
+    path = socket_path(run_dir)
+    target = os.readlink(path) if path.is_symlink() else None
+    if path.is_socket() or target is not None:
+        path.unlink()
+    if target is not None and os.path.basename(target) == SOCKET_NAME:
+        try:
+            os.unlink(target)
+            os.rmdir(os.path.dirname(target))
+        except OSError:
+            pass
 
 
 def peer_uid(conn: socket.socket) -> int | None:
@@ -115,7 +137,9 @@ class ControlChannel:
         self._short_dir: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-channel", daemon=True)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.refused = 0
+        self.busy = 0  # connections turned away over the cap
 
     # -- lifecycle
     def start(self) -> None:
@@ -127,8 +151,7 @@ class ControlChannel:
 
     def _bind(self) -> socket.socket:
         path = self.path
-        if path.is_socket() or path.is_symlink():
-            path.unlink()  # left by a run that died in this directory
+        remove_socket(self.run_dir)  # left by a run that died in this directory
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if len(os.fsencode(str(path))) <= MAX_SOCKET_PATH:
@@ -154,34 +177,49 @@ class ControlChannel:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        for p in (self.path,):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
-        if self._short_dir is not None:
-            try:
-                os.unlink(os.path.join(self._short_dir, SOCKET_NAME))
-                os.rmdir(self._short_dir)
-            except OSError:
-                pass
+        try:
+            remove_socket(self.run_dir)
+        except OSError:
+            pass
         with self._changed:
             self._changed.notify_all()
 
     # -- the server thread
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._fold()
             try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
+                self._fold()
+                self._accept()
+            except Exception:  # never let the loop die: ctl and attach depend on it
                 if self._stop.is_set():
                     return
                 time.sleep(0.1)
-                continue
-            threading.Thread(target=self._serve, args=(conn,), name="tfmon-channel-conn", daemon=True).start()
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._sock.accept()
+        except socket.timeout:
+            return
+        if not self._slots.acquire(blocking=False):
+            # Over the cap: one short reply from this thread, never a new thread.
+            self.busy += 1
+            with conn:
+                conn.settimeout(0.5)
+                _send(conn, {"ok": False, "error": f"busy: {MAX_CONNECTIONS} connections are being served"})
+            return
+        try:
+            threading.Thread(target=self._serve_slot, args=(conn,), name="tfmon-channel-conn", daemon=True).start()
+        except RuntimeError:  # can't start new thread: the process is at its limit
+            self._slots.release()
+            conn.close()
+
+    def _serve_slot(self, conn: socket.socket) -> None:
+        try:
+            self._serve(conn)
+        except Exception:
+            pass  # the client's problem; nothing reaches the script's output
+        finally:
+            self._slots.release()
 
     def _fold(self) -> None:
         with self._changed:
@@ -197,12 +235,11 @@ class ControlChannel:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(5)
-            # The request is read (at most 4 KB) before any reply, refusal included:
-            # closing on a client that is still sending would break its pipe
-            # before it could read why.
+            # The request is read (at most 4 KB, within READ_TIMEOUT) before any reply,
+            # refusal included: closing on a client that is still sending would break
+            # its pipe before it could read why.
             try:
-                request = _read_request(conn)
+                request = _read_request(conn, time.monotonic() + READ_TIMEOUT)
                 problem = None
             except (OSError, ValueError) as exc:
                 request, problem = {}, f"bad request: {exc}"
@@ -335,19 +372,42 @@ def _describe(action: str, e: Event | None) -> str:
     return action
 
 
-def _read_request(conn: socket.socket) -> dict[str, Any]:
+def _read_request(conn: socket.socket, deadline: float) -> dict[str, Any]:
     data = b""
     while b"\n" not in data:
-        chunk = conn.recv(1024)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ValueError(f"no complete request within {READ_TIMEOUT:g}s")
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(1024)
+        except socket.timeout:
+            raise ValueError(f"no complete request within {READ_TIMEOUT:g}s") from None
         if not chunk:
             break
         data += chunk
         if len(data) > MAX_REQUEST:
             raise ValueError("request too long")
-    request = json.loads(data.split(b"\n", 1)[0].decode("utf-8"))
+    line = data.split(b"\n", 1)[0]
+    if _depth(line) > MAX_DEPTH:
+        raise ValueError(f"request nested deeper than {MAX_DEPTH} levels")
+    request = json.loads(line.decode("utf-8"))
     if not isinstance(request, dict):
         raise ValueError("a request is a JSON object")
     return request
+
+
+def _depth(raw: bytes) -> int:
+    """How deep brackets nest (strings included: a conservative upper bound), before
+    json.loads, whose recursion a crafted request could exhaust."""
+    depth = deepest = 0
+    for byte in raw:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
 
 
 def _send(conn: socket.socket, reply: dict[str, Any]) -> None:
@@ -416,10 +476,16 @@ def _connect(sock: socket.socket, target: str) -> None:
     if len(os.fsencode(target)) <= MAX_SOCKET_PATH:
         sock.connect(target)
         return
-    # A long path: connect relative to its folder (the client is single-threaded here).
-    here = os.getcwd()
-    os.chdir(os.path.dirname(target))
+    # Too long for sun_path: connect through a short link in a private folder
+    # (never chdir: the process's other threads open relative paths).
+    folder = tempfile.mkdtemp(prefix="tfmon-")
+    link = os.path.join(folder, "s")
     try:
-        sock.connect(os.path.basename(target))
+        os.symlink(target, link)
+        sock.connect(link)
     finally:
-        os.chdir(here)
+        try:
+            os.unlink(link)
+        except OSError:
+            pass
+        os.rmdir(folder)

@@ -17,6 +17,7 @@ from typing import Any
 
 from tfmon import events
 from tfmon.events import Emit
+from tfmon.rundir import make_private_dir
 
 #: Saved models up to this size are loaded back once to check them (a fraction of a
 #: second); bigger ones get the cheap check only (archive contents, known classes).
@@ -33,6 +34,7 @@ def _atomic(path: Path, write, check=None) -> str | None:
         write(tmp)
         refused = check(tmp) if check is not None else None
         if refused is None:
+            os.chmod(tmp, 0o600)  # the user's model: private, like the run directory
             os.replace(tmp, path)
         return refused
     finally:
@@ -46,7 +48,7 @@ def save_keras_model(model: Any, folder: Path, epoch: int, step: int, emit: Emit
     stem = f"epoch{epoch:03d}-step{step:05d}"
     reason = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
         try:
             # A subclassed model without get_config saves, but cannot be loaded back.
             model.get_config()
@@ -131,8 +133,10 @@ def save_tf_checkpoint(obj: Any, folder: Path, number: int, epoch: int, step: in
     """Save a ``tf.train.Checkpoint`` as ``ckpt-N`` (the CheckpointManager naming)."""
     started = time.perf_counter()
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
         prefix = obj.write(str(folder / f"ckpt-{number}"))
+        for written in folder.glob(f"ckpt-{number}.*"):
+            os.chmod(written, 0o600)
     except Exception as exc:
         _report_failure(emit, epoch, step, exc)
         return None

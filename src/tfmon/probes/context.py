@@ -26,8 +26,6 @@ class ProbeContext:
     #: Minimum seconds between two ``batch`` events: per-batch work stays O(1).
     batch_event_interval: float = 0.1
     fit_count: int = 0
-    #: Set by the hang-up handler: take a checkpoint at the next batch boundary.
-    checkpoint_on_next_batch: bool = False
 
     @property
     def checkpoints_dir(self) -> Path:

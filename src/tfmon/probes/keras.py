@@ -135,9 +135,6 @@ class _TfmonCallbackMixin:
                 global_step=self.global_step,
                 logs=_clean(logs),
             )
-        if ctx.checkpoint_on_next_batch:
-            ctx.checkpoint_on_next_batch = False
-            self.checkpoint()
         if ctx.control.pending:
             ctx.control.serve(self)
 

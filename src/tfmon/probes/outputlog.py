@@ -10,7 +10,12 @@ keeps every line and lifts the cap.
 The cap: once the file passes ``cap`` bytes, its middle is rotated out: the
 first ``head`` bytes stay, then one line saying how many bytes were dropped
 there, then the newest ``tail`` bytes. The file is rewritten to a temporary
-name and renamed over, so a crash mid-rotation leaves the old file whole.
+name and renamed over, so a crash mid-rotation leaves the old file whole;
+``on_rotate`` is told (the crash-trace fd then follows the new file).
+
+The file is private (0600, never opened through a symlink: ``tfmon.rundir``)
+and written with plain ``os.write``: a write that fails (a full disk) raises
+to the caller, which then abandons the file.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
+
+from tfmon.rundir import open_private, write_all
 
 CAP = 48 << 20
 HEAD = 8 << 20
@@ -42,12 +50,14 @@ class OutputLog:
         tail: int = TAIL,
         summary_interval: float = SUMMARY_INTERVAL,
         clock=time.monotonic,
+        on_rotate: Callable[[], None] | None = None,
     ) -> None:
         if not head + tail < cap:
             raise ValueError("head + tail must be under the cap")
         self.path = Path(path)
-        self._file = open(self.path, "ab")
-        self._size = self._file.tell()
+        self._fd: int | None = open_private(self.path)
+        self._size = os.fstat(self._fd).st_size
+        self.on_rotate = on_rotate
         self.raw = raw
         self._cap, self._head, self._tail = cap, head, tail
         self._head_end: int | None = self._size if self._size >= head else None
@@ -92,8 +102,7 @@ class OutputLog:
         )
 
     def _append(self, data: bytes) -> None:
-        self._file.write(data)
-        self._file.flush()
+        write_all(self._fd, data)
         self._size += len(data)
         if self._head_end is None and self._size >= self._head:
             self._head_end = self._size  # the head ends where a write ended: on a line boundary
@@ -103,7 +112,8 @@ class OutputLog:
     def _rotate(self) -> None:
         """Keep the head and the newest ``tail`` bytes; a line in between says what went."""
         assert self._head_end is not None
-        self._file.close()
+        os.close(self._fd)
+        self._fd = None
         with open(self.path, "rb") as f:
             head = f.read(self._head_end)
             f.seek(self._size - self._tail)
@@ -116,20 +126,38 @@ class OutputLog:
             f"(tfmon --raw-log keeps everything) ...\n"
         ).encode()
         tmp = self.path.with_name(self.path.name + ".rotating")
-        with open(tmp, "wb") as f:
-            f.write(head)
-            f.write(marker)
-            f.write(tail)
+        try:
+            tmp.unlink()  # left by a crash mid-rotation
+        except FileNotFoundError:
+            pass
+        fd = open_private(tmp)
+        try:
+            write_all(fd, head + marker + tail)
+        except OSError:
+            tmp.unlink()
+            raise
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
         self._marker_len = len(marker)
-        self._file = open(self.path, "ab")
-        self._size = self._file.tell()
+        self._fd = open_private(self.path)
+        self._size = os.fstat(self._fd).st_size
+        if self.on_rotate is not None:
+            self.on_rotate()
 
     _marker_len = 0  # the previous marker is part of the middle rotated out, not output
 
     def close(self) -> None:
-        if self._file.closed:
+        if self._fd is None:
             return
-        if self.repeats:
-            self._append(self._summary().encode())
-        self._file.close()
+        try:
+            if self.repeats:
+                self._append(self._summary().encode())
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close without writing anything more (after a write failed)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)

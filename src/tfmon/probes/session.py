@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfmon import __version__, api, events
+from tfmon import __version__, api, events, supervisor
 from tfmon.bus import EventBus
 from tfmon.doctor import runtime_findings
 from tfmon.memory.growth import apply_memory_growth
@@ -81,12 +81,18 @@ class LiveRun:
         self._placement = None
         self._diagnoser: Diagnoser | None = None
         self.channel = None  # the control socket (probes/channel.py), for tfmon ctl / attach
+        #: The SIGINT or SIGTERM that stopped the run (tfmon.signals): run_end says so.
+        self.stop_signal: int | None = None
+        self._hung_up = False
+        self._ended = False  # run_end emitted
         self._finished = False
 
     # -- main thread, before the UI starts
     def prepare(self) -> None:
         opts = self.options
         self.run_dir = new_run_dir(self.script, base=opts.runs_base, explicit=opts.run_dir)
+        supervisor.report("run", str(self.run_dir))
+        supervisor.report("script", str(self.script))
         self.ctx = ProbeContext(
             emit=self.emit,
             control=self.control,
@@ -122,10 +128,16 @@ class LiveRun:
             # decides what the log pane shows. Must happen before TF is imported.
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
             self._placement = _make_placement_probe(self.emit)
-        self._sink = OutputSink(self.emit, self.run_dir / OUTPUT_FILE, self._placement, user_level, opts.raw_log)
+        crash_trace = supervisor.CrashTrace(self.run_dir / OUTPUT_FILE)
+        self._sink = OutputSink(
+            self.emit, self.run_dir / OUTPUT_FILE, self._placement, user_level, opts.raw_log, on_rotate=crash_trace.reopen
+        )
+        crash_trace.reopen()
         if opts.capture_fds:
             self._fd_capture = FdCapture(self._sink)
             self._fd_capture.start()
+            # If this process dies, the supervising parent saves what the pipes still hold.
+            supervisor.report("pipes", fds=self._fd_capture.read_fds)
         if opts.sample_interval > 0:
             self._sampler = _make_sampler(self)
             if self._sampler is not None:
@@ -175,22 +187,28 @@ class LiveRun:
         self.emit(events.LOG, stream="tfmon", text=text)
 
     def _report_end(self, result: JobResult) -> int:
+        if self._ended:
+            return result.exit_code
+        self._ended = True
         if result.error:
             self.emit(events.LOG, stream="stderr", text=result.error.rstrip("\n"))
         if self._diagnoser is not None:
             self._diagnoser.flush()  # the last verdict comes before run_end
+        name = None
+        if self.stop_signal is not None:
+            # Stopped from outside (kill, timeout, a scheduler): exit as a shell reports it.
+            name = supervisor.signal_name(self.stop_signal)
+            result.exit_code = 128 + self.stop_signal
         state = "finished" if result.exit_code == 0 else "failed"
-        self.emit(
-            events.STATUS,
-            state=state,
-            detail="finished" if state == "finished" else f"exit code {result.exit_code}",
-        )
+        detail = "finished" if state == "finished" else f"exit code {result.exit_code}"
+        self.emit(events.STATUS, state=state, detail=f"{detail} ({name})" if name else detail)
         self.emit(
             events.RUN_END,
             exit_code=result.exit_code,
             state=state,
             error=result.error,
             error_type=result.error_type,
+            signal=name,
         )
         return result.exit_code
 
@@ -227,6 +245,31 @@ class LiveRun:
         )
         _emit_environment(self.emit)
 
+    def recording_problems(self) -> list[str]:
+        """Why events.jsonl or output.log stopped being written (a full disk), if they did."""
+        parts = (self._recorder, self._sink)
+        return [f"recording stopped: {p.failed}" for p in parts if p is not None and p.failed]
+
+    # -- the terminal went away (live or headless)
+    def hang_up(self, reason: str) -> bool:
+        """Record the hang-up and ask for a checkpoint at the next batch boundary (at
+        once while paused: the gate serves its queue then). Once; safe in a signal handler."""
+        if self._hung_up:
+            return False
+        self._hung_up = True
+        training = self.ctx is not None and self.result is None
+        if training:
+            # The run can be resumed from here even if the process dies later.
+            self.control.request("checkpoint", source="hangup")
+        channel = self.channel
+        self.emit(
+            events.HANGUP,
+            reason=reason,
+            checkpoint_requested=training,
+            channel=str(channel.path) if channel is not None else None,
+        )
+        return True
+
     # -- control from the UI
     def interrupt_job(self) -> bool:
         """Raise KeyboardInterrupt in the job thread (second Ctrl+C)."""
@@ -243,20 +286,27 @@ class LiveRun:
         if self._finished:
             return
         self._finished = True
-        if self._sampler is not None:
-            self._sampler.stop()
-        if self._diagnoser is not None:
-            self._diagnoser.stop()
-        if self._py_capture is not None:
-            self._py_capture.restore()
-        if self._fd_capture is not None:
-            self._fd_capture.stop()
-        if self._sink is not None:
-            self._sink.close()
-        if self.channel is not None:
-            self.channel.stop()
-        if self._recorder is not None:
-            self._recorder.stop()
+        if not self._ended and self.ctx is not None:
+            # The script never ran, or tfmon leaves before it ended: still a run_end.
+            self.result = self.result or JobResult(1, None, "tfmon ended before the script")
+            self._report_end(self.result)
+        # Each step on its own: one that fails (a full disk) must not keep the
+        # others (the socket's removal, the recorder's last events) from running.
+        for close in (
+            self._sampler and self._sampler.stop,
+            self._diagnoser and self._diagnoser.stop,
+            self._py_capture and self._py_capture.restore,
+            self._fd_capture and self._fd_capture.stop,
+            self._sink and self._sink.close,
+            self.channel and self.channel.stop,
+            self._recorder and self._recorder.stop,
+        ):
+            if not close:
+                continue
+            try:
+                close()
+            except Exception as exc:
+                self._note(f"tfmon: closing {close.__qualname__} failed: {exc}")
 
 
 def _open_channel(run: LiveRun):

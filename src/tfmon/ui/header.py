@@ -19,6 +19,7 @@ STATE_STYLE = {
     "stopping": "bold yellow",
     "finished": "bold cyan",
     "failed": "bold red",
+    "ended": "bold yellow",  # a recording that stops without run_end
 }
 
 
@@ -31,6 +32,8 @@ def state_label(state: RunState, now: float) -> str:
         return "pause waits for a fit or tfmon.step()" if info.between_fits() else "pausing…"
     if info.state in ("finished", "failed") and info.exit_code is not None:
         return f"{info.state} (exit {info.exit_code})"
+    if info.state == "ended":
+        return info.detail
     if info.state == "running" and info.stop_reason is None and info.epochs is None:
         return info.detail if info.detail != "running the script" else "running"
     return info.state if info.state != "starting" else info.detail

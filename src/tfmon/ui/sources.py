@@ -15,7 +15,7 @@ from pathlib import Path
 from tfmon import events
 from tfmon.events import Event
 from tfmon.history import read_history
-from tfmon.recorder import EVENTS_FILE, EventFollower, read_events
+from tfmon.recorder import EVENTS_FILE, EventFollower, read_recording
 
 
 class LiveSource:
@@ -46,6 +46,7 @@ class History:
         self.path = Path(run_dir) / EVENTS_FILE
         self.events: list[Event] | None = None
         self.offset = 0
+        self.skipped = 0  # lines that were not a well-formed event
         self.error: str | None = None
         self._thread: threading.Thread | None = None
         try:
@@ -60,7 +61,7 @@ class History:
 
     def _read(self) -> None:
         try:
-            events, self.offset = read_history(self.path)
+            events, self.offset, self.skipped = read_history(self.path)
         except OSError as exc:
             events, self.error = [], str(exc)
         self.events = events
@@ -78,9 +79,18 @@ class History:
         return out
 
 
+def skipped_text(n: int) -> str:
+    return f"{n} malformed or unknown event{'' if n == 1 else 's'} skipped"
+
+
 class ReplaySource:
     """A recorded run, instantly (its history: ``tfmon.history``) or at the recorded
-    speed (``speed`` x real time: every event)."""
+    speed (``speed`` x real time: every event).
+
+    Lines that are not a well-formed event are skipped; a line in the Log pane
+    says how many. A recording without ``run_end`` (the process died, or the
+    file was cut) ends on a status that says where it ends, never "running".
+    """
 
     live = False
     can_control = False
@@ -88,12 +98,35 @@ class ReplaySource:
 
     def __init__(self, run_dir: Path, speed: float | None = None, events: list[Event] | None = None) -> None:
         self._history = History(run_dir) if events is None and speed is None else None
-        self._events = events if events is not None else [] if speed is None else read_events(run_dir)
+        self._skipped = 0
+        if events is None and speed is not None:
+            recording = read_recording(run_dir)
+            events, self._skipped = recording.events, recording.skipped
+        self._events = events if events is not None else []
         self._speed = speed
         self._index = 0
         self._start_wall: float | None = None
+        self._last_t: float | None = None  # the time of the newest event handed out
+        self._saw_end = False
+        self._told = False
 
     def drain(self) -> list[Event]:
+        out = self._next()
+        for e in out:
+            self._saw_end = self._saw_end or e["type"] == events.RUN_END
+            self._last_t = max(self._last_t or e["t"], e["t"])
+        if not self._told and self._at_end():
+            self._told = True
+            skipped = self._history.skipped if self._history is not None else self._skipped
+            out = out + _epilogue(self._last_t, self._saw_end, skipped)
+        return out
+
+    def _at_end(self) -> bool:
+        if self._history is not None:
+            return self._history.ready and not self._history.events
+        return self._index >= len(self._events)
+
+    def _next(self) -> list[Event]:
         if self._speed is None:
             if self._history is not None:
                 return self._history.take()
@@ -114,6 +147,19 @@ class ReplaySource:
 
     def send(self, action: str) -> None:  # a recording cannot be controlled
         pass
+
+
+def _epilogue(last_t: float | None, saw_end: bool, skipped: int) -> list[Event]:
+    """What replay adds after the last recorded event: the damage, and a missing end."""
+    out = []
+    if skipped:
+        out.append(events.make(events.LOG, stream="tfmon", text=f"tfmon replay: {skipped_text(skipped)}", synthetic=True))
+    if last_t is not None and not saw_end:
+        t = last_t
+        detail = f"recording ends at {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(t))} (no end event)"
+        out.append(events.make(events.STATUS, t=t, state="ended", detail=detail, synthetic=True))
+        out.append(events.make(events.LOG, t=t, stream="tfmon", text=f"tfmon replay: {detail}", synthetic=True))
+    return out
 
 
 class AttachSource:
@@ -146,6 +192,7 @@ class AttachSource:
         self.attached = self.live  # the header then says that q leaves the run going
         self._last_check = time.monotonic()
         self._last_seen = self.status.last_seen or time.time()
+        self._skipped_told = 0
         self._outbox: queue.SimpleQueue[str] | None = None
         if self.status.state == "ended":
             self._say("information", f"this run has {self.status.describe()}: replaying its events")
@@ -169,6 +216,10 @@ class AttachSource:
             if e["type"] == events.RUN_END:
                 self._ended = True
                 self._stop_control()
+        skipped = self._history.skipped + (self._follower.skipped if self._follower is not None else 0)
+        if skipped > self._skipped_told:
+            self._skipped_told = skipped
+            self._say("warning", skipped_text(skipped))
         if not self._backlog:
             self._check_alive()
             while self._notes:
