@@ -144,7 +144,7 @@ def output_log_week(run_dir: Path, days: float, lines_per_s: float, chunk: int =
 
 def parse_cost_before(lines: int = 200_000) -> float:
     """µs per eager line on the path before (regex per line, every line written out)."""
-    from tfmon.placement.parse import parse_line
+    from tfmon.tflog import parse_line
 
     chunks = _eager_chunks(64)
     with open(os.devnull, "w") as out:

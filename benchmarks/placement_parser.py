@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tfmon.placement import PlacementProbe, PlacementState  # noqa: E402
-from tfmon.placement.parse import parse_line  # noqa: E402
+from tfmon.tflog import parse_line  # noqa: E402
 from tfmon.placement.rules import static_registry  # noqa: E402
 from tfmon.probes.lines import LineBuffer  # noqa: E402
 

@@ -3,7 +3,7 @@
 import re
 
 from tfmon.placement import PlacementProbe, PlacementState
-from tfmon.placement.parse import parse_line
+from tfmon.tflog import parse_line
 from tfmon.placement.rules import static_registry
 from tfmon.probes.capture import OutputSink
 from tfmon.probes.outputlog import OutputLog

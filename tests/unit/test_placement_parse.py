@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfmon.placement.parse import normalize_device, parse_line, strip_prefix
+from tfmon.tflog import body, normalize_device, parse_line
 
 DEV_CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
 DEV_GPU = "/job:localhost/replica:0/task:0/device:GPU:0"
@@ -58,7 +58,7 @@ def test_device_normalisation():
     assert normalize_device("weird") == "weird"
 
 
-def test_strip_prefix():
-    assert strip_prefix("I0000 00:00:1.5    12 placer.cc:162] hello") == "hello"
-    assert strip_prefix("2023-04-07 22:17:11.624073: W tensorflow/tsl/x.cc:128] Failed") == "Failed"
-    assert strip_prefix("plain") == "plain"
+def test_body():
+    assert body("I0000 00:00:1.5    12 placer.cc:162] hello") == "hello"
+    assert body("2023-04-07 22:17:11.624073: W tensorflow/tsl/x.cc:128] Failed") == "Failed"
+    assert body("plain") == "plain"

@@ -1,7 +1,7 @@
 """Device placement: log parsing, layer attribution, CPU-fallback rules and their state.
 
-Pure modules (no Textual; TensorFlow only through an injected registry or module):
-``parse`` (line formats), ``banners`` (device banners), ``layers`` (node name ->
+Pure modules (no Textual; TensorFlow only through an injected registry or module),
+reading TensorFlow's log lines with ``tfmon.tflog``: ``banners`` (device banners), ``layers`` (node name ->
 layer, phase), ``rules`` (host-side ops, weights, fallback reasons),
 ``warnings`` (known TF messages), ``probe`` (PlacementProbe: lines -> events),
 ``state`` (PlacementState: events -> pane views), ``devices`` (read_tf_devices).

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from tfmon.placement.parse import normalize_device
+from tfmon.tflog import normalize_device
 
 _METAL_NAME = re.compile(r"Metal device set to: (.+?)\s*$")
 _SYSTEM_MEMORY = re.compile(r"systemMemory: ([\d.]+) GB")

@@ -24,12 +24,11 @@ from tfmon import events
 from tfmon.events import Emit
 from tfmon.placement import layers, rules
 from tfmon.placement.banners import parse_banner
-from tfmon.placement.parse import device_type, parse_line
+from tfmon.tflog import PREFIX_MAX, device_type, parse_line
 from tfmon.placement.warnings import match_warning
 
 _MAX_WARNINGS = 256  # distinct tf_warning messages per run; a repeated one is raised once
 _GPU, _CPU_COMPUTE, _OTHER = "gpu", "cpu_compute", "other"
-_PREFIX_MAX = 120  # a glog/absl prefix ends within this many characters
 #: ``classify`` results: a placement line seen for the first time; a graph node seen before.
 NEW = ""
 NODE_REPEAT = "graph nodes"
@@ -97,7 +96,7 @@ class PlacementProbe:
         other = []
         with self._lock:
             # One pass in C-speed pieces: most lines of an eager run are known.
-            out: list[str | None] = [known.get(line[line.find("] ", 0, _PREFIX_MAX) + 2 :]) for line in lines]
+            out: list[str | None] = [known.get(line[line.find("] ", 0, PREFIX_MAX) + 2 :]) for line in lines]
             counts = Counter(out)
             unknown = counts.pop(None, 0)
             if counts:
@@ -117,7 +116,7 @@ class PlacementProbe:
                 else:
                     seen = (parsed[1], parsed[2]) in self._eager_keys
                     label = f"{parsed[1]}@{parsed[2]}"
-                    cut = line.find("] ", 0, _PREFIX_MAX)
+                    cut = line.find("] ", 0, PREFIX_MAX)
                     if parsed[3] and cut > 0:
                         known[line[cut + 2 :]] = label
                 self._record(parsed)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tfmon import events
 from tfmon.placement import layers, rules
-from tfmon.placement.parse import device_type
+from tfmon.tflog import device_type
 
 HANDLED_TYPES = (events.PLACEMENT, events.FALLBACK, events.DEVICES, events.TF_WARNING, events.ENVIRONMENT)
 

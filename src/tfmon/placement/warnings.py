@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from tfmon.placement.parse import strip_prefix
+from tfmon.tflog import body
 
 
 class KnownWarning(NamedTuple):
@@ -114,7 +114,7 @@ def match_warning(line: str) -> dict | None:
             return {
                 "code": known.code,
                 "severity": known.severity,
-                "message": strip_prefix(line).strip(),
+                "message": body(line).strip(),
                 "advice": known.advice,
             }
     return None

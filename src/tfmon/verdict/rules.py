@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from tfmon.placement.layers import PHASES
-from tfmon.placement.parse import device_type
+from tfmon.tflog import device_type
 from tfmon.placement.rules import is_compute
 from tfmon.verdict.facts import RunFacts
 
