@@ -16,6 +16,7 @@ from tfmon.ui.fallback_pane import FallbackPane
 from tfmon.ui.header import Header
 from tfmon.ui.memory_pane import MemoryPane
 from tfmon.ui.placement_pane import PlacementPane
+from tfmon.ui.protocols import Pane, Source
 from tfmon.ui.log_pane import LogPane
 from tfmon.ui.metrics_pane import MetricsPane
 from tfmon.ui.screens import HelpScreen, interrupt_screen, quit_idle_screen, quit_screen
@@ -39,7 +40,7 @@ IDLE_LOOP_NOTE = ("if the script starts one. A loop of its own without tfmon.ste
                   "tfmon can act at (docs/custom-loops.md): s or q interrupt the script")
 
 
-def _pane_widget(name: str):
+def _pane_widget(name: str) -> Pane:
     widget_class = {
         "metrics": MetricsPane,
         "placement": PlacementPane,
@@ -73,14 +74,14 @@ class TfmonApp(App[int]):
         *[Binding(f"f{i + 1}", f"show_pane('{name}')", TITLES[name], show=False) for i, name in enumerate(PANES)],
     ]
 
-    def __init__(self, source, job=None, **kwargs) -> None:
+    def __init__(self, source: Source, job=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.job = job  # the LiveRun whose script this app runs in a worker thread
         self.state = RunState()
         self.current = "metrics"
         self.maximized = False
-        self._panes: dict[str, object] = {}
+        self._panes: dict[str, Pane] = {}
         self._last_ctrl_c = 0.0
         self._notified_fallbacks = 0
         self._shown_failure = False
@@ -92,7 +93,7 @@ class TfmonApp(App[int]):
         self.quitting: str | None = None  # the quit dialog's answer, for what is said after the UI
 
     def compose(self) -> ComposeResult:
-        yield Header(attached=getattr(self.source, "attached", False), id="header")
+        yield Header(attached=self.source.attached, id="header")
         yield Static(id="pane-tabs")
         with Container(id="panes"):
             for name in PANES:
@@ -161,8 +162,7 @@ class TfmonApp(App[int]):
         for severity, text in state.log.notices:
             self.notify(text, severity=severity, timeout=6)
         state.log.notices.clear()
-        placement = state.placement
-        count = getattr(placement, "fallback_count", 0) if placement is not None else 0
+        count = state.placement.fallback_count
         if count and not self._notified_fallbacks:
             self.notify(f"{count} op(s) fell back to the CPU: see the Fallbacks pane (3)", severity="warning", timeout=8)
         self._notified_fallbacks = count
@@ -281,7 +281,7 @@ class TfmonApp(App[int]):
             self.job.interrupt_job()
 
     def action_quit_tfmon(self) -> None:
-        if getattr(self.source, "attached", False) or not self.source.can_control or not self.training:
+        if self.source.attached or not self.source.can_control or not self.training:
             self.exit(0)
             return
         idle = self.state.info.between_fits()
@@ -307,7 +307,7 @@ class TfmonApp(App[int]):
 
     def action_interrupt(self) -> None:
         now = time.monotonic()
-        if not self.training or not self.source.can_control or getattr(self.source, "attached", False):
+        if not self.training or not self.source.can_control or self.source.attached:
             self.exit(0)  # leaving an attached view never stops the run
             return
         if now - self._last_ctrl_c <= DOUBLE_CTRL_C or (self.state.info.between_fits() and self.job is not None):

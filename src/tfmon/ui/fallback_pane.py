@@ -158,7 +158,7 @@ class FallbackPane(Widget):
                  id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.notify_first = notify_first
-        self._seen_version: tuple[int, int] | None = None
+        self.drawn_version: tuple[int, int] | None = None
         self._notified = False
 
     def compose(self) -> ComposeResult:
@@ -175,13 +175,13 @@ class FallbackPane(Widget):
 
     def on_resize(self) -> None:
         self.query_one("#fallback-banner").set_class(self.narrow, "-narrow")
-        self._seen_version = None  # the banner's text depends on the width
+        self.drawn_version = None  # the banner's text depends on the width
 
     def update_from(self, state: PlacementState, verdict: VerdictState | None = None) -> None:
         seen = (state.fallback_version, verdict.version if verdict is not None else -1)
-        if seen == self._seen_version:
+        if seen == self.drawn_version:
             return
-        self._seen_version = seen
+        self.drawn_version = seen
         found = verdict_view(verdict, compact=self.narrow)
         shown = self.query_one("#fallback-verdict", Static)
         shown.set_class(found is not None, "-shown")

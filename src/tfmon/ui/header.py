@@ -76,17 +76,11 @@ def header_text(state: RunState, now: float, attached: bool = False, width: int 
     second = Text(" ")
     notes: list[tuple[str, str]] = []
     placement = state.placement
-    if placement is not None:
-        notes.append((placement.header_summary(), ""))
-    verdict = getattr(state, "verdict", None)
-    if verdict is not None and verdict.top is not None:
-        notes.append((f"slow: {verdict.top.get('title')}", "bold yellow"))
-    if placement is not None:
-        if getattr(placement, "fallback_count", 0):
-            notes.append((f"⚠ {placement.fallback_count} CPU fallbacks", "bold yellow"))
-    memory = state.memory
-    if memory is not None and hasattr(memory, "header_summary"):
-        notes.append((memory.header_summary(), ""))
+    notes.append((placement.header_summary(), ""))
+    if state.verdict.top is not None:
+        notes.append((f"slow: {state.verdict.top.get('title')}", "bold yellow"))
+    if placement.fallback_count:
+        notes.append((f"⚠ {placement.fallback_count} CPU fallbacks", "bold yellow"))
     if info.stop_reason and info.state == "running":
         notes.append((f"fit: {info.stop_reason}", "yellow"))
     if info.hung_up:

@@ -133,7 +133,7 @@ class MemoryPane(VerticalScroll, can_focus=False):
     def __init__(self, *, id: str | None = "memory", classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Memory"
-        self._seen = -1
+        self.drawn_version = -1
         self._rows: dict[str, MemoryRow] = {}
         self._order: list[str] = []  # keys of the mounted rows, in display order
 
@@ -146,9 +146,9 @@ class MemoryPane(VerticalScroll, can_focus=False):
         self.set_class(self.size.width < NARROW, "-narrow")
 
     def update_from(self, state: MemoryState) -> None:
-        if state.version == self._seen:
+        if state.version == self.drawn_version:
             return
-        self._seen = state.version
+        self.drawn_version = state.version
         rows = state.rows()
         present = {r.key for r in rows}
         for row in rows:

@@ -36,18 +36,18 @@ class LossCurve(PlotextPlot):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._drawn_version = -1
+        self.drawn_version = -1
         self._drawn_at = -self.MIN_INTERVAL
         self._draws = 0  # bumped by each _draw: what render's cache is keyed on
         self._rendered: tuple[tuple, object] | None = None
 
     def update_from(self, metrics: MetricsState, now: float | None = None) -> None:
-        if metrics.version == self._drawn_version:
+        if metrics.version == self.drawn_version:
             return
         now = time.monotonic() if now is None else now
         if now - self._drawn_at < self.MIN_INTERVAL:
             return  # the pane asks again twice a second: drawn once the interval is over
-        self._drawn_version, self._drawn_at = metrics.version, now
+        self.drawn_version, self._drawn_at = metrics.version, now
         self._draw(metrics)
 
     def _draw(self, metrics: MetricsState) -> None:
@@ -103,7 +103,7 @@ class MetricsPane(Vertical):
         self._rows_shown = 0
         self._first: int | None = None  # index in metrics.rows of the table's first row
         self._columns: list[str] = []
-        self._version = -1
+        self.drawn_version = -1
 
     def compose(self) -> ComposeResult:
         table = DataTable(zebra_stripes=True, cursor_type="row", id="epochs")
@@ -119,9 +119,9 @@ class MetricsPane(Vertical):
     def update_from(self, metrics: MetricsState) -> None:
         # The curve decides itself when to redraw (it may skip a change and draw it later).
         self.query_one(LossCurve).update_from(metrics)
-        if metrics.version == self._version:
+        if metrics.version == self.drawn_version:
             return
-        self._version = metrics.version
+        self.drawn_version = metrics.version
         table = self.query_one(DataTable)
         if metrics.columns != self._columns:
             # A new metric appeared (val_* after the first validation): rebuild once.

@@ -124,10 +124,10 @@ class PlacementPane(Widget):
         self.query_text = ""
         self.sort_index = 0
         self._state: PlacementState | None = None
-        self._seen_version = -1
+        self.drawn_version = -1
         self._rebuild = True  # columns or filter changed: recompute every row
         self._rows: dict[str, tuple] = {}  # row key -> cells currently in the table
-        self._seen_shape = -1
+        self._drawn_shape = -1
         self._drawn_at = 0.0
         self._status = ""
         self._fallbacks_column = True
@@ -149,13 +149,13 @@ class PlacementPane(Widget):
     def update_from(self, state: PlacementState, now: float | None = None) -> None:
         """Bring the table up to ``state``; cheap when nothing moved."""
         self._state = state
-        if state.version == self._seen_version and not self._rebuild:
+        if state.version == self.drawn_version and not self._rebuild:
             return
         now = time.monotonic() if now is None else now
-        if (state.shape_version == self._seen_shape and not self._rebuild
+        if (state.shape_version == self._drawn_shape and not self._rebuild
                 and now - self._drawn_at < COUNTS_INTERVAL):
             return  # only counters moved: they catch up in a while
-        self._seen_shape, self._drawn_at = state.shape_version, now
+        self._drawn_shape, self._drawn_at = state.shape_version, now
         table = self.table
         self._fallbacks_column = state.gpu_visible or state.fallback_count > 0
         self._op_width = op_width([r.op for r in state.op_rows.values()], self.size.width, self._fallbacks_column)
@@ -163,8 +163,8 @@ class PlacementPane(Widget):
             self._reset_columns(table)
         full = self._rebuild
         self._rebuild = False
-        since = -1 if full else self._seen_version
-        self._seen_version = state.version
+        since = -1 if full else self.drawn_version
+        self.drawn_version = state.version
         rows = state.layer_rows if self.by_layer else state.op_rows
         if self.by_layer:
             cells_of = layer_cells
@@ -261,7 +261,7 @@ class PlacementPane(Widget):
 
     def on_resize(self) -> None:
         # The Op column's width follows the pane's: look again at the next update.
-        self._seen_version = self._seen_shape = -1
+        self.drawn_version = self._drawn_shape = -1
         if self._state is not None:
             self.update_from(self._state)
 

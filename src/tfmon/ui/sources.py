@@ -1,7 +1,8 @@
 """Where the app's events come from. The app cannot tell a live run from a file.
 
-A source has ``drain() -> list[event]`` (called by the UI timer), ``send(action)``
-for the control keys, and flags saying what it can do.
+Each is a ``tfmon.ui.protocols.Source``: ``drain() -> list[event]`` (called by
+the UI timer), ``send(action)`` for the control keys, and flags saying what it
+can do.
 """
 
 from __future__ import annotations
