@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/supervisor_cost.py [--rounds N] [--json FILE]
 
+The fork itself: in a process that has imported what the ``tfmon`` command has
+when it forks (``tfmon.cli``), the milliseconds from calling
+``supervisor.supervise()`` to the child running on, and from the child's exit to
+the parent's return (one clock: CLOCK_MONOTONIC is system-wide); 20 times each.
+
 Start-up: ``benchmarks/tfmon_launch.py --headless`` on a script that returns
 at once, with and without the parent (``TFMON_BENCH_SUPERVISED``), alternated
 round by round. From the run's own marks: seconds from the launcher's start to
@@ -37,6 +42,31 @@ def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(extra)
     return env
+
+
+FORK_PROBE = """
+import sys, time
+from tfmon import cli, supervisor
+t0 = time.monotonic()
+code = supervisor.supervise()
+if code is None:
+    t1 = time.monotonic()
+    supervisor.report("ended")
+    print(f"child {(t1 - t0) * 1000:.3f}", flush=True)
+    print(f"exit {time.monotonic():.6f}", flush=True)
+    sys.exit(0)
+print(f"parent {time.monotonic():.6f}", flush=True)
+"""
+
+
+def fork_cost(times: int = 20) -> dict:
+    to_child, to_parent = [], []
+    for _ in range(times):
+        out = subprocess.run([sys.executable, "-c", FORK_PROBE], env=_env(), capture_output=True, text=True, check=True).stdout
+        got = dict(line.split() for line in out.splitlines())
+        to_child.append(float(got["child"]))
+        to_parent.append((float(got["parent"]) - float(got["exit"])) * 1000)
+    return {"fork_to_child_ms": median(to_child), "child_exit_to_parent_ms": median(to_parent)}
 
 
 def start_up(supervised: bool, workdir: Path) -> dict:
@@ -83,13 +113,18 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--json", type=Path)
     opts = p.parse_args()
+    fork = fork_cost()
+    print(
+        f"fork: {fork['fork_to_child_ms']:.2f} ms from supervise() to the child running; "
+        f"{fork['child_exit_to_parent_ms']:.2f} ms from the child's exit to the parent's return (medians of 20)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         rounds = []
         for _ in range(opts.rounds):
             rounds.append({"plain": start_up(False, work), "supervised": start_up(True, work)})
         training = while_training(work)
-    result = {"rounds": rounds, "training": training}
+    result = {"fork": fork, "rounds": rounds, "training": training}
     for key in ("to_prepare_s", "wall_s"):
         plain = median(r["plain"][key] for r in rounds)
         sup = median(r["supervised"][key] for r in rounds)

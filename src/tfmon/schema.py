@@ -42,14 +42,14 @@ FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     events.RESUMED: {"seconds": NUM},
     events.CHECKPOINT: {"ok": (bool,), "path": (str,), "size": NUM, "epoch": (int,), "step": (int,), "error": (str,), "note": (str,)},
     events.NOTICE: {"severity": (str,), "text": (str,)},
-    "memory": {},  # every *_mb, *_pct, *_ms field: a number (below)
-    "memory_epoch": {"epoch": (int,), "n": (int,), "rss_mb": NUM, "gpu_mb": NUM, "gpu_src": (str,)},
-    "memory_warning": {"kind": (str,), "message": (str,)},
-    "placement": {"nodes": LIST, "eager": (dict,)},
-    "fallback": {"node": (str,), "op": (str,), "device": (str,), "layer": (str,), "phase": (str,), "weight": NUM,
+    events.MEMORY: {},  # every *_mb, *_pct, *_ms field: a number (below)
+    events.MEMORY_EPOCH: {"epoch": (int,), "n": (int,), "rss_mb": NUM, "gpu_mb": NUM, "gpu_src": (str,)},
+    events.MEMORY_WARNING: {"kind": (str,), "message": (str,)},
+    events.PLACEMENT: {"nodes": LIST, "eager": (dict,)},
+    events.FALLBACK: {"node": (str,), "op": (str,), "device": (str,), "layer": (str,), "phase": (str,), "weight": NUM,
                  "reason": (str,), "advice": (str,)},
-    "devices": {"backend": (str,), "accelerator": (str,), "gpus": LIST, "physical": LIST, "logical": LIST},
-    "tf_warning": {"code": (str,), "severity": (str,), "message": (str,), "advice": (str,)},
+    events.DEVICES: {"backend": (str,), "accelerator": (str,), "gpus": LIST, "physical": LIST, "logical": LIST},
+    events.TF_WARNING: {"code": (str,), "severity": (str,), "message": (str,), "advice": (str,)},
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     events.STATUS: ("state",),
@@ -58,7 +58,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     events.EPOCH_END: ("epoch",),
     events.CONTROL: ("action",),
     events.LOG: ("text",),
-    "placement": ("nodes",),
+    events.PLACEMENT: ("nodes",),
 }
 #: Mappings of metric name -> number (or "nan"/"inf": JSON has no NaN).
 METRICS = ("logs", "metrics")
@@ -90,11 +90,11 @@ def problem(e: Any) -> str | None:
         values = e.get(name)
         if isinstance(values, dict) and not all(isinstance(v, (*NUM, str)) or v is None for v in values.values()):
             return f"{kind}.{name} holds a value that is not a number"
-    if kind == "memory" and not all(
+    if kind == events.MEMORY and not all(
         isinstance(v, NUM) or v is None for k, v in e.items() if k.endswith(("_mb", "_pct", "_ms"))
     ):
         return "memory figure that is not a number"
-    if kind == "placement" and not _placement_ok(e):
+    if kind == events.PLACEMENT and not _placement_ok(e):
         return "placement nodes or eager counts malformed"
     return None
 
