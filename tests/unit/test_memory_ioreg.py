@@ -11,7 +11,7 @@ import pytest
 
 from tfmon.memory import ioreg, macos
 from tfmon.memory.sampler import MemorySampler
-from tfmon.memory.sources import IoregSource, MacPressureSource, SourceUnavailable
+from tfmon.memory.readers import IoregReader, MacPressureReader, ReaderUnavailable
 
 FIX = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 M1PRO = (FIX / "ioreg" / "m1pro-t6000-macos12.6.txt").read_text()
@@ -107,7 +107,7 @@ def test_darwin_platform_path_reads_ioreg_and_memory_pressure():
 def test_ioreg_runs_at_most_once_a_second():
     now = [100.0]
     runner = Replay({"ioreg": M1PRO})
-    src = IoregSource(runner, clock=lambda: now[0])
+    src = IoregReader(runner, clock=lambda: now[0])
     for _ in range(4):
         assert src.read()["agx_dev_pct"] == 2
         now[0] += 0.25
@@ -128,8 +128,8 @@ def test_ioreg_runs_at_most_once_a_second():
 def test_ioreg_failure_hides_rows_and_logs_once(failure, expect):
     runner = Replay({"ioreg": failure, "memory_pressure": MACOS, "sysctl": MACOS})
     events, emit = _collect()
-    src = IoregSource(runner, every_s=0.0)
-    sampler = MemorySampler(emit, platform="darwin", runner=runner, sources=[src])
+    src = IoregReader(runner, every_s=0.0)
+    sampler = MemorySampler(emit, platform="darwin", runner=runner, readers=[src])
     for _ in range(6):
         fields = sampler.sample_once()
         assert not any(k.startswith("agx_") for k in fields)
@@ -142,6 +142,6 @@ def test_ioreg_failure_hides_rows_and_logs_once(failure, expect):
 
 
 def test_memory_pressure_without_the_line_is_unavailable():
-    src = MacPressureSource(Replay({"memory_pressure": "usage: memory_pressure [-l level]"}))
-    with pytest.raises(SourceUnavailable):
+    src = MacPressureReader(Replay({"memory_pressure": "usage: memory_pressure [-l level]"}))
+    with pytest.raises(ReaderUnavailable):
         src.read()

@@ -12,12 +12,12 @@ import pytest
 
 from tfmon.memory.alerts import MemoryAlerts
 from tfmon.memory.sampler import MemorySampler, gpu_in_use
-from tfmon.memory.sources import (
-    NvmlSource,
-    ProcessSource,
-    SourceUnavailable,
+from tfmon.memory.readers import (
+    NvmlReader,
+    ProcessReader,
+    ReaderUnavailable,
     SwapTrend,
-    TFAllocatorSource,
+    TFAllocatorReader,
     footprint_from_proc_status,
     footprint_from_rusage,
 )
@@ -130,7 +130,7 @@ class Boom:
 def test_a_failing_source_never_raises_and_is_logged_once():
     rec = Recorder()
     boom = Boom()
-    sampler = MemorySampler(rec, interval=0.05, sources=[boom, ProcessSource()])
+    sampler = MemorySampler(rec, interval=0.05, readers=[boom, ProcessReader()])
     sampler.start()
     assert _wait_for(lambda: len(rec.of("memory")) >= 6)
     sampler.stop()
@@ -155,7 +155,7 @@ def test_a_failing_emit_or_epoch_hook_never_raises():
     sampler.stop()
     # A sampler whose process source is gone still answers the epoch hook.
     rec = Recorder()
-    s2 = MemorySampler(rec, sources=[Boom()])
+    s2 = MemorySampler(rec, readers=[Boom()])
     s2.on_epoch_end(0)
     assert rec.of("memory_epoch") == []
 
@@ -165,10 +165,10 @@ def test_unavailable_source_is_dropped_silently_when_asked():
         name = "absent"
 
         def read(self):
-            raise SourceUnavailable("not installed", silent=True)
+            raise ReaderUnavailable("not installed", silent=True)
 
     rec = Recorder()
-    sampler = MemorySampler(rec, sources=[Absent()])
+    sampler = MemorySampler(rec, readers=[Absent()])
     sampler.sample_once()
     sampler.sample_once()
     assert rec.of("log") == []
@@ -179,11 +179,11 @@ def test_epoch_hook_emits_memory_epoch_and_leak_warning_once():
     rec = Recorder()
     fake_rss = iter([1000.0 + 100 * i for i in range(6)])  # constructed: steady +100 MB/epoch
 
-    class FakeProcess(ProcessSource):
+    class FakeProcess(ProcessReader):
         def rss_mb(self):
             return next(fake_rss)
 
-    sampler = MemorySampler(rec, sources=[FakeProcess()], leak_threshold_mb=50)
+    sampler = MemorySampler(rec, readers=[FakeProcess()], leak_threshold_mb=50)
     for epoch in range(6):
         sampler.on_epoch_end(epoch)
     epochs = rec.of("memory_epoch")
@@ -224,7 +224,7 @@ def test_sampler_raises_system_warning_once_over_many_samples():
             return {"sys_total_mb": 16384.0, "sys_used_mb": 15800.0, "sys_avail_mb": 584.0, "sys_pct": 96.4}
 
     rec = Recorder()
-    sampler = MemorySampler(rec, sources=[Full()])
+    sampler = MemorySampler(rec, readers=[Full()])
     for _ in range(5):
         sampler.sample_once()
     assert [w["kind"] for w in rec.of("memory_warning")] == ["system_memory"]
@@ -257,7 +257,7 @@ def test_tf_source_waits_for_devices_ready_and_never_reports_a_false_zero():
                     touched.append(dev)
                     return {"current": 0, "peak": 0}  # what tensorflow-metal answers
 
-    src = TFAllocatorSource(ready, modules={"tensorflow": FakeTF})
+    src = TFAllocatorReader(ready, modules={"tensorflow": FakeTF})
     assert src.read() == {"tf_status": "waiting"}
     assert touched == []
     ready.set()
@@ -276,7 +276,7 @@ def test_tf_source_reports_per_gpu_current_and_peak():
             experimental=types.SimpleNamespace(get_memory_info=lambda dev: infos[dev]),
         )
     )
-    got = TFAllocatorSource(ready, modules={"tensorflow": fake_tf}).read()
+    got = TFAllocatorReader(ready, modules={"tensorflow": fake_tf}).read()
     assert got == {
         "tf_status": "ok",
         "tf_gpu0_mb": 512.0,
@@ -289,7 +289,7 @@ def test_tf_source_reports_per_gpu_current_and_peak():
 
 def test_nvml_absent_is_silent_and_a_present_one_is_read():
     rec = Recorder()
-    sampler = MemorySampler(rec, sources=[NvmlSource()])  # nvidia-ml-py is not installed here
+    sampler = MemorySampler(rec, readers=[NvmlReader()])  # nvidia-ml-py is not installed here
     sampler.sample_once()
     assert rec.of("log") == []
 
@@ -301,7 +301,7 @@ def test_nvml_absent_is_silent_and_a_present_one_is_read():
         nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=87),
         nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=10 << 30, total=80 << 30),
     )
-    got = NvmlSource(nv).read()
+    got = NvmlReader(nv).read()
     assert got == {"nv0_util_pct": 87, "nv0_used_mb": 10240.0, "nv0_total_mb": 81920.0}
     assert gpu_in_use(got) == (10240.0, "nvml")
 
@@ -323,7 +323,7 @@ def _smaps_anonymous_mb() -> float:
 def test_linux_footprint_tracks_anonymous_memory_and_grows_with_private_memory():
     import numpy as np
 
-    src = ProcessSource()
+    src = ProcessReader()
     before = src.read()["proc_footprint_mb"]
     # Not psutil's USS: that also counts private file-backed pages (relocated
     # libraries), which differ from the anonymous figure once TF is loaded.
@@ -354,12 +354,12 @@ def test_leak_threshold_flag(threshold, warned):
     """--leak-threshold MB reaches the detector; None (flag not given) means the default 50 MB."""
     rss = iter([1000.0 + 100 * i for i in range(5)])  # constructed: steady +100 MB/epoch
 
-    class FakeProcess(ProcessSource):
+    class FakeProcess(ProcessReader):
         def rss_mb(self):
             return next(rss)
 
     rec = Recorder()
-    sampler = MemorySampler(rec, sources=[FakeProcess()], leak_threshold_mb=threshold)
+    sampler = MemorySampler(rec, readers=[FakeProcess()], leak_threshold_mb=threshold)
     for epoch in range(5):
         sampler.on_epoch_end(epoch)
     assert bool(rec.of("memory_warning")) is warned

@@ -17,7 +17,7 @@ import pytest
 
 from tfmon.memory.growth import apply_memory_growth
 from tfmon.memory.sampler import MemorySampler
-from tfmon.memory.sources import TFAllocatorSource
+from tfmon.memory.readers import TFAllocatorReader
 from tfmon.memory.state import MemoryState
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,7 @@ def test_allocator_on_this_cpu_build_is_not_reported_rather_than_zero(tf):
     tf.constant(1.0)  # devices initialised, as they are once fit has started
     ready = threading.Event()
     ready.set()
-    got = TFAllocatorSource(ready).read()
+    got = TFAllocatorReader(ready).read()
     assert got == {"tf_status": "unreported", "tf_note": "no_gpu"}
     assert not any(k.startswith("tf_gpu") for k in got)
     state = MemoryState()
@@ -182,7 +182,7 @@ def test_memory_growth_sets_every_gpu_and_reports_failures():
 
 
 class _CountingTF:
-    """The two calls TFAllocatorSource makes, answering what a counting backend answers
+    """The two calls TFAllocatorReader makes, answering what a counting backend answers
     (the simulated GPU of tests/simgpu does it for real): zeros until it allocates."""
 
     def __init__(self, readings):
@@ -198,7 +198,7 @@ def test_a_backend_that_counts_is_reported_once_it_has_counted_even_small_and_ze
                 {"current": 0, "peak": 0}]
     ready = threading.Event()
     ready.set()
-    source = TFAllocatorSource(ready, modules={"tensorflow": _CountingTF(readings)})
+    source = TFAllocatorReader(ready, modules={"tensorflow": _CountingTF(readings)})
     got = [source.read() for _ in readings]
     assert got[0] == {"tf_status": "unreported", "tf_note": "zeros"}  # nothing allocated yet, or Metal
     assert got[1]["tf_status"] == "ok"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from tfmon.memory.sources import IoregSource, NvmlSource
+from tfmon.memory.readers import IoregReader, NvmlReader
 from tfmon.verdict import rules
 from tfmon.verdict.facts import RunFacts
 
@@ -172,7 +172,7 @@ def _training_with(samples: list[dict]) -> RunFacts:
 def _ioreg_sample(name: str) -> dict:
     text = (FIXTURES / "ioreg" / name).read_text()
     runner = lambda cmd, **kw: types.SimpleNamespace(returncode=0, stdout=text, stderr="")  # noqa: E731
-    return IoregSource(runner).read()
+    return IoregReader(runner).read()
 
 
 def test_apple_gpu_idle_per_ioreg_while_the_process_is_busy_is_input_bound():
@@ -189,7 +189,7 @@ def test_nvidia_utilisation_per_nvml_low_or_high():
             nvmlInit=lambda: None, nvmlDeviceGetCount=lambda: 1, nvmlDeviceGetHandleByIndex=lambda i: i,
             nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=util),
             nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=1 << 30, total=16 << 30))
-        return dict(NvmlSource(nv).read(), proc_cpu_pct=100.0)
+        return dict(NvmlReader(nv).read(), proc_cpu_pct=100.0)
 
     got = rules.input_bound(_training_with([nvml(12)] * 12))
     assert "NVIDIA GPU busy 12%" in got.evidence

@@ -1,4 +1,4 @@
-"""Unified memory: the sampler thread, its sources, leak detection and the pane's state.
+"""Unified memory: the sampler thread, its readers, leak detection and the pane's state.
 
 Event types and fields: docs/events.md, section "Memory events".
 """

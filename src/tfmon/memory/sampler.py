@@ -2,7 +2,7 @@
 
 Started before the user's script and stopped at its end, it keeps sampling
 while training is paused (it does not depend on the training thread). It never
-raises into its caller: a source that fails is logged once (a ``log`` event) and
+raises into its caller: a reader that fails is logged once (a ``log`` event) and
 its rows hide; three failures in a row switch it off. Event fields are
 documented in ``docs/events.md`` ("Memory events").
 
@@ -23,9 +23,9 @@ from typing import Any, Callable, Sequence
 from tfmon.events import LOG, MEMORY, MEMORY_EPOCH, MEMORY_WARNING
 from tfmon.memory.alerts import MemoryAlerts
 from tfmon.memory.leak import DEFAULT_THRESHOLD_MB, LeakDetector, LeakVerdict, assess
-from tfmon.memory.sources import ProcessSource, Source, SourceUnavailable, default_sources
+from tfmon.memory.readers import ProcessReader, Reader, ReaderUnavailable, default_readers
 
-_MAX_FAILURES = 3  # consecutive failed readings before a source is switched off
+_MAX_FAILURES = 3  # consecutive failed readings before a reader is switched off
 
 
 class MemorySampler:
@@ -38,7 +38,7 @@ class MemorySampler:
         runner: Callable[..., Any] = subprocess.run,
         *,
         leak_threshold_mb: float | None = DEFAULT_THRESHOLD_MB,
-        sources: Sequence[Source] | None = None,
+        readers: Sequence[Reader] | None = None,
     ) -> None:
         self._emit = emit
         self.interval = max(0.05, float(interval))
@@ -56,13 +56,13 @@ class MemorySampler:
         self.latest: dict[str, Any] = {}
         self.samples = 0
         try:
-            self._sources: list[Source] = list(
-                sources if sources is not None else default_sources(platform, runner, devices_ready)
+            self._readers: list[Reader] = list(
+                readers if readers is not None else default_readers(platform, runner, devices_ready)
             )
         except Exception as exc:  # psutil broken: sample nothing rather than fail the run
-            self._sources = []
+            self._readers = []
             self._log_once("init", f"memory sampler disabled: {type(exc).__name__}: {exc}")
-        self._proc = next((s for s in self._sources if isinstance(s, ProcessSource)), None)
+        self._proc = next((s for s in self._readers if isinstance(s, ProcessReader)), None)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -107,26 +107,26 @@ class MemorySampler:
     # --- one sample --------------------------------------------------------------
 
     def sample_once(self) -> dict[str, Any]:
-        """Read every source, emit one ``memory`` event and any warnings; return its fields."""
+        """Read every reader, emit one ``memory`` event and any warnings; return its fields."""
         started = time.thread_time()
         fields: dict[str, Any] = {}
-        for source in list(self._sources):
+        for reader in list(self._readers):
             try:
-                fields.update(source.read())
-                self._failures[source.name] = 0
-            except SourceUnavailable as exc:
-                self._drop(source)
+                fields.update(reader.read())
+                self._failures[reader.name] = 0
+            except ReaderUnavailable as exc:
+                self._drop(reader)
                 if not exc.silent:
-                    self._log_once(source.name, f"memory: {source.name} rows hidden: {exc}")
+                    self._log_once(reader.name, f"memory: {reader.name} rows hidden: {exc}")
             except Exception as exc:
-                n = self._failures.get(source.name, 0) + 1
-                self._failures[source.name] = n
+                n = self._failures.get(reader.name, 0) + 1
+                self._failures[reader.name] = n
                 self._log_once(
-                    source.name,
-                    f"memory: {source.name} rows hidden, reading failed: {type(exc).__name__}: {exc}",
+                    reader.name,
+                    f"memory: {reader.name} rows hidden, reading failed: {type(exc).__name__}: {exc}",
                 )
                 if n >= _MAX_FAILURES:
-                    self._drop(source)
+                    self._drop(reader)
         fields["cpu_ms"] = round((time.thread_time() - started) * 1000, 2)
         self.latest = fields
         self.samples += 1
@@ -178,12 +178,12 @@ class MemorySampler:
 
     # --- helpers -----------------------------------------------------------------
 
-    def _drop(self, source: Source) -> None:
+    def _drop(self, reader: Reader) -> None:
         try:
-            self._sources.remove(source)
+            self._readers.remove(reader)
         except ValueError:
             pass
-        if source is self._proc:
+        if reader is self._proc:
             self._proc = None
 
     def _log_once(self, key: str, text: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tfmon import events
-from tfmon.memory.sources import TF_NOTES, TF_OK, TF_UNREPORTED, TF_WAITING
+from tfmon.memory.readers import TF_NOTES, TF_OK, TF_UNREPORTED, TF_WAITING
 from tfmon.memory.units import fmt_mb
 
 HISTORY_LEN = 600  # samples kept for the sparklines: 5 minutes at the default 0.5 s

@@ -1,6 +1,6 @@
-"""Where memory readings come from. Each source's ``read()`` returns flat event fields.
+"""Readers of memory figures (process, system, swap, GPU). Each reader's ``read()`` returns flat event fields.
 
-A source fails softly: ``SourceUnavailable`` means "absent here for good" (its
+A reader fails softly: ``ReaderUnavailable`` means "absent here for good" (its
 rows hide; ``silent`` for an optional extra that is simply not installed), any
 other exception is a failed reading that the sampler logs once. Units: ``*_mb``
 fields are MiB (2**20 bytes) rounded to 0.1, ``*_pct`` are percents.
@@ -25,24 +25,24 @@ from tfmon.memory.units import MB, mb
 Runner = Callable[..., Any]  # subprocess.run's signature
 
 
-class SourceUnavailable(Exception):
+class ReaderUnavailable(Exception):
     def __init__(self, reason: str, silent: bool = False) -> None:
         super().__init__(reason)
         self.silent = silent
 
 
-class Source(Protocol):
+class Reader(Protocol):
     name: str
 
     def read(self) -> dict[str, Any]: ...
 
 
 def _run_text(runner: Runner, cmd: tuple[str, ...], timeout: float) -> str:
-    """stdout of ``cmd``; SourceUnavailable when the tool is missing, other errors raise as they are."""
+    """stdout of ``cmd``; ReaderUnavailable when the tool is missing, other errors raise as they are."""
     try:
         done = runner(list(cmd), capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
-        raise SourceUnavailable(f"`{cmd[0]}` not found ({exc.strerror or exc})") from None
+        raise ReaderUnavailable(f"`{cmd[0]}` not found ({exc.strerror or exc})") from None
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(cmd)}` exited with {done.returncode}: {(done.stderr or '').strip()[:200]}")
     return done.stdout or ""
@@ -109,7 +109,7 @@ def _linux_footprint_reader(pid: int) -> Callable[[], int]:
     return read
 
 
-class ProcessSource:
+class ProcessReader:
     """RSS, CPU percent and threads of this process (the script runs in-process),
     plus the fuller footprint (``proc_footprint_mb``): ``phys_footprint`` on macOS,
     ``RssAnon + VmSwap`` on Linux. Both are cheap enough for every sample."""
@@ -151,7 +151,7 @@ class ProcessSource:
 # --- the machine ----------------------------------------------------------------------
 
 
-class SystemSource:
+class SystemReader:
     name = "system"
 
     def read(self) -> dict[str, Any]:
@@ -179,7 +179,7 @@ class SwapTrend:
         return used_mb - min(u for _, u in self._points) >= self.min_growth_mb
 
 
-class SwapSource:
+class SwapReader:
     name = "swap"
 
     def __init__(self, platform: str = sys.platform, runner: Runner = subprocess.run, trend: SwapTrend | None = None) -> None:
@@ -241,7 +241,7 @@ class _PeriodicCommand:
         raise NotImplementedError
 
 
-class MacPressureSource(_PeriodicCommand):
+class MacPressureReader(_PeriodicCommand):
     """``memory_pressure``'s free percentage, every ``every_s`` (it is a subprocess)."""
 
     name = "memory_pressure"
@@ -254,11 +254,11 @@ class MacPressureSource(_PeriodicCommand):
     def _fields(self, text: str) -> dict[str, Any]:
         free = macos.parse_memory_pressure(text)
         if free is None:
-            raise SourceUnavailable("`memory_pressure` printed no 'System-wide memory free percentage'")
+            raise ReaderUnavailable("`memory_pressure` printed no 'System-wide memory free percentage'")
         return {"pressure_free_pct": free}
 
 
-class IoregSource(_PeriodicCommand):
+class IoregReader(_PeriodicCommand):
     """The Apple GPU: utilisation and the memory it holds, from ``ioreg`` (no sudo),
     at most once every ``every_s``; in between the last reading is repeated."""
 
@@ -268,7 +268,7 @@ class IoregSource(_PeriodicCommand):
     def _fields(self, text: str) -> dict[str, Any]:
         stats = ioreg.parse_ioreg(text)
         if stats is None:
-            raise SourceUnavailable(
+            raise ReaderUnavailable(
                 "ioreg shows no IOAccelerator PerformanceStatistics (keys missing: "
                 + ", ".join(ioreg.missing_keys(None)) + ")"
             )
@@ -295,7 +295,7 @@ TF_NOTES = {
 }
 
 
-class TFAllocatorSource:
+class TFAllocatorReader:
     """``tf.config.experimental.get_memory_info`` per GPU (current, peak).
 
     That call initialises TF's logical devices, after which ``set_memory_growth``
@@ -345,7 +345,7 @@ class TFAllocatorSource:
 # --- NVIDIA, through NVML (optional extra: nvidia-ml-py) ------------------------------
 
 
-class NvmlSource:
+class NvmlReader:
     name = "nvml"
 
     def __init__(self, module: Any = None) -> None:
@@ -357,16 +357,16 @@ class NvmlSource:
             try:
                 import pynvml  # type: ignore[import-not-found]
             except ImportError:
-                raise SourceUnavailable("nvidia-ml-py is not installed", silent=True) from None
+                raise ReaderUnavailable("nvidia-ml-py is not installed", silent=True) from None
             self._nv = pynvml
         try:
             self._nv.nvmlInit()
             count = self._nv.nvmlDeviceGetCount()
             self._handles = [self._nv.nvmlDeviceGetHandleByIndex(i) for i in range(min(count, 8))]
         except Exception as exc:  # no NVIDIA driver: absent, quietly
-            raise SourceUnavailable(f"NVML unavailable: {exc}", silent=True) from None
+            raise ReaderUnavailable(f"NVML unavailable: {exc}", silent=True) from None
         if not self._handles:
-            raise SourceUnavailable("NVML sees no GPU", silent=True)
+            raise ReaderUnavailable("NVML sees no GPU", silent=True)
 
     def read(self) -> dict[str, Any]:
         if self._handles is None:
@@ -380,17 +380,17 @@ class NvmlSource:
         return out
 
 
-def default_sources(
+def default_readers(
     platform: str = sys.platform,
     runner: Runner = subprocess.run,
     devices_ready: threading.Event | None = None,
-) -> list[Source]:
+) -> list[Reader]:
     """The sources for this platform. Without ``devices_ready`` TF is never touched."""
-    sources: list[Source] = [ProcessSource(platform=platform), SystemSource(), SwapSource(platform, runner)]
+    sources: list[Reader] = [ProcessReader(platform=platform), SystemReader(), SwapReader(platform, runner)]
     if devices_ready is not None:
-        sources.append(TFAllocatorSource(devices_ready))
+        sources.append(TFAllocatorReader(devices_ready))
     if platform == "darwin":
-        sources += [IoregSource(runner), MacPressureSource(runner)]
+        sources += [IoregReader(runner), MacPressureReader(runner)]
     elif platform.startswith("linux"):
-        sources.append(NvmlSource())
+        sources.append(NvmlReader())
     return sources
