@@ -1,4 +1,8 @@
-"""Headless runs (``--headless``, or stdout not a terminal): concise lines, same run directory."""
+"""Headless runs (``--headless``, or stdout not a terminal): concise lines, same run directory.
+
+The script's own stdout and stderr pass through as under python (``probes.capture.Passthrough``);
+tfmon's lines are marked ``tfmon:`` so the two never mix up in a log file.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from tfmon.verdict.view import verdict_lines
 # printed once none came for this long, or before the next epoch / fit / run line.
 FALLBACKS_QUIET = 1.5
 _AFTER_FALLBACKS = (events.EPOCH_END, events.FIT_END, events.RUN_END)
+PREFIX = "tfmon: "
 
 
 def format_event(e: Event) -> str | None:
@@ -66,9 +71,11 @@ def format_event(e: Event) -> str | None:
 class Printer:
     """Drains a bus subscription in a thread and prints the concise lines."""
 
-    def __init__(self, subscription, out: TextIO, err: TextIO | None = None) -> None:
+    def __init__(self, subscription, out: TextIO, err: TextIO | None = None, passthrough=None) -> None:
         self._sub = subscription
         self._out = out
+        # The script's stdout, when it passes through: tfmon's lines join it between the script's lines.
+        self._passthrough = passthrough
         self._err = err or out
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="tfmon-printer", daemon=True)
@@ -87,6 +94,7 @@ class Printer:
             return
         try:
             digest = self._fallbacks
+            lines: list[str] = []
             for e in batch:
                 digest.apply(e)
                 if e["type"] == events.NOTICE and e.get("severity") in ("warning", "error"):
@@ -96,21 +104,41 @@ class Printer:
                 line = format_event(e)
                 if line is not None:
                     if e["type"] in _AFTER_FALLBACKS:
-                        self._write(digest.take_lines())  # the fallbacks so far come before it
-                    self._out.write(line + "\n")
-                if e["type"] == events.RUN_END and e.get("error"):
+                        lines += digest.take_lines()  # the fallbacks so far come before it
+                    lines.append(line)
+                if e["type"] == events.RUN_END and e.get("error") and not e.get("error_printed"):
                     self._err.write(e["error"].rstrip("\n") + "\n")
             if digest.pending and time.monotonic() - digest.last_at >= FALLBACKS_QUIET:
-                self._write(digest.take_lines())  # the burst (graph tracing) is over
+                lines += digest.take_lines()  # the burst (graph tracing) is over
+            # Every line tfmon prints starts "tfmon:" (a verdict's are joined by newlines).
+            lines = [
+                (part if part.startswith(PREFIX) else PREFIX + part) + "\n"
+                for line in lines for part in line.split("\n")
+            ]
+            if self._passthrough is not None:
+                self._passthrough.own(lines)
+            else:
+                self._out.write("".join(lines))
             self._out.flush()
             self._err.flush()
         except (OSError, ValueError):
             # The terminal (an SSH session) went away: the run goes on, recorded.
             self.lost = True
 
-    def _write(self, lines: list[str]) -> None:
-        for line in lines:
-            self._out.write(line + "\n")
+    def after_finish(self) -> None:
+        """Print what came after ``stop``, straight to stdout (the pass-through is closed)."""
+        self._passthrough = None
+        self._print(self._sub.drain())
+
+    def write_line(self, text: str) -> None:
+        """After the run (the pass-through is closed): straight to stdout."""
+        if self.lost:
+            return
+        try:
+            self._out.write(PREFIX + text + "\n")
+            self._out.flush()
+        except (OSError, ValueError):
+            self.lost = True
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,7 +152,7 @@ def run_headless(run) -> int:
     run.prepare()
     out = os.fdopen(os.dup(run.terminal_fd(1)), "w", encoding="utf-8", errors="replace")
     err = os.fdopen(os.dup(run.terminal_fd(2)), "w", encoding="utf-8", errors="replace")
-    printer = Printer(sub, out, err)
+    printer = Printer(sub, out, err, run.passthrough)
     printer.start()
 
     def interrupt() -> None:
@@ -155,8 +183,11 @@ def run_headless(run) -> int:
     finally:
         signals.restore()
         signal.signal(signal.SIGHUP, previous_hup)
-        run.finish()
-        printer.stop()
+        printer.stop()  # up to run_end, while the script's stdout still passes through
+        run.finish(park_fds=True)
+        printer.after_finish()  # what finish itself reported (a full disk, say)
+        if run.run_dir_removed:
+            printer.write_line(f"nothing was trained: run dir {run.run_dir} not kept")
         for stream in (out, err):
             try:
                 stream.close()

@@ -96,7 +96,7 @@ def run_with_ui(run, mouse: bool = True) -> int:
             terminal.write_line(f"tfmon: {why}waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
         _wait_for_job(run, executor, source, terminal)
     finally:
-        run.finish()
+        run.finish(park_fds=True)
         signals.restore()
         loop.close()
     result = run.result
@@ -106,7 +106,8 @@ def run_with_ui(run, mouse: bool = True) -> int:
         # make Python exit 120). Nobody is there to read it.
         _detach_std_streams()
     else:
-        terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {run.run_dir}")
+        kept = "not kept: nothing was trained" if run.run_dir_removed else run.run_dir
+        terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {kept}")
         for problem in run.recording_problems():
             terminal.write_line(f"tfmon: warning: {problem}")
         if run.control.quit_requested:
@@ -142,7 +143,15 @@ def _wait_for_job(run, executor: ThreadPoolExecutor, source, terminal: TerminalO
 
 
 def _detach_std_streams() -> None:
+    # After finish(park_fds=True) sys.stdout and sys.stderr are on their own
+    # descriptors of the terminal: those are the dead terminal too.
+    fds = {0, 1, 2}
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            fds.add(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
     null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
+    for fd in fds:
         os.dup2(null, fd)
     os.close(null)

@@ -47,6 +47,7 @@ class Recorder:
         self.ended = False  # run_end has passed: no more heartbeats
         self.failed: str | None = None  # why recording stopped
         self._unwritten_end: Event | None = None
+        self.types_seen: set[str] = set()  # every event type emitted, thinned or not
 
     def start(self) -> None:
         self._thread.start()
@@ -69,11 +70,13 @@ class Recorder:
 
     def record(self, batch: list[Event], now: float, final: bool = False) -> None:
         """Write ``batch`` as thinned (``final``: and everything held back)."""
+        for e in batch:
+            self.types_seen.add(e["type"])
         end = next((e for e in batch if e["type"] == events.RUN_END), None)
         if end is not None or self.ended:
-            # The run is over: a heartbeat emitted meanwhile would make it look alive.
-            after = batch.index(end) + 1 if end is not None else 0
-            batch = batch[:after] + [e for e in batch[after:] if e["type"] != events.HEARTBEAT]
+            # The run is over: run_end is the last event. A heartbeat emitted meanwhile
+            # would make it look alive; a late placement line or note is not the run's.
+            batch = batch[: batch.index(end) + 1] if end is not None else []
             self.ended = True
         if self.failed is not None:
             self._unwritten_end = end or self._unwritten_end

@@ -119,6 +119,10 @@ def ctl_main(argv: list[str]) -> int:
     run_dir = resolve_run_dir(opts.run_dir, opts.base)
     if run_dir is None:
         return _error(f"{opts.run_dir}: not a run directory (no events.jsonl)", 2)
+    if opts.action == "status":
+        ended = read_status(run_dir)
+        if ended.state == "ended":  # a question with an answer: the run's final state
+            return _print_final_status(ended, opts.json)
     try:
         reply = request(run_dir, opts.action, wait=0.0 if opts.action == "status" else min(opts.wait, MAX_WAIT))
     except ChannelError as exc:
@@ -135,6 +139,28 @@ def ctl_main(argv: list[str]) -> int:
         return 1
     if not opts.json:
         print(format_status(reply["status"]) if opts.action == "status" else reply.get("message", "ok"))
+    return 0
+
+
+def _print_final_status(status: RunStatus, as_json: bool) -> int:
+    end = status.end or {}
+    final = {
+        "state": end.get("state", "ended"),
+        "exit_code": end.get("exit_code"),
+        "error_type": end.get("error_type"),
+        "pid": status.pid,
+        "script": status.script,
+        "last_checkpoint": last_checkpoint(status.run_dir),
+    }
+    if as_json:
+        import json
+
+        print(json.dumps({"ok": True, "status": final}))
+        return 0
+    lines = [f"{status.describe()} · pid {status.pid}", f"script: {status.script}"]
+    if final["last_checkpoint"]:
+        lines.append(f"last checkpoint: {final['last_checkpoint']}")
+    print("\n".join(lines))
     return 0
 
 

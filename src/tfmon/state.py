@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tfmon import events
 from tfmon.events import Event
@@ -321,20 +321,48 @@ class MetricsState:
         return self.x_unit, []
 
 
+class LogLine(NamedTuple):
+    stream: str
+    text: str  # plain: no control sequence; a Python warning keeps its lines in one entry
+    level: str | None = None
+    ansi: str | None = None  # the same text with the script's colours (SGR only), if it had any
+
+
 class LogState:
-    """The script's output and TensorFlow's log lines, bounded."""
+    """The script's output and TensorFlow's log lines, bounded.
+
+    ``total`` counts every line ever added (a reader that has seen ``n`` shows the
+    last ``total - n``); a line still being written (``partial``) is replaced in
+    place by its next version, as a terminal redraws a progress bar."""
 
     def __init__(self, maxlen: int = LOG_HISTORY) -> None:
         self.version = 0
-        self.lines: collections.deque[tuple[str, str, str | None]] = collections.deque(maxlen=maxlen)
+        self.lines: collections.deque[LogLine] = collections.deque(maxlen=maxlen)
         self.total = 0
         self.notices: list[tuple[str, str]] = []  # (severity, text) for toasts, consumed by the UI
+        self._open: dict[str, int] = {}  # stream -> index (in ``total`` terms) of its unfinished line
+
+    def _add(self, line: LogLine, partial: bool | None = None) -> None:
+        index = self._open.pop(line.stream, None) if partial is not None else None
+        first = self.total - len(self.lines)
+        if index is not None and index >= first:
+            self.lines[index - first] = line
+        else:
+            self.lines.append(line)
+            self.total += 1
+            index = self.total - 1
+        if partial:
+            self._open[line.stream] = index
+
+    def open_indices(self) -> list[int]:
+        """Indices (in ``total`` terms) of the lines still being written: they may change."""
+        return list(self._open.values())
 
     def apply(self, e: Event) -> None:
         kind = e["type"]
         if kind == events.LOG:
-            self.lines.append((e.get("stream", "stdout"), e.get("text", ""), e.get("level")))
-            self.total += 1
+            line = LogLine(e.get("stream", "stdout"), e.get("text", ""), e.get("level"), e.get("ansi"))
+            self._add(line, e.get("partial"))
         elif kind == events.NOTICE:
             self.notices.append((e.get("severity", "information"), e.get("text", "")))
         elif kind in ("tf_warning", "memory_warning"):
@@ -345,7 +373,7 @@ class LogState:
             advice = f" → {e['advice']}" if e.get("advice") else ""
             text = f"{e.get('message', kind)}{advice}"
             self.notices.append(("error" if severity == "error" else "warning", text))
-            self.lines.append(("tfmon", f"warning: {text}", "warning"))
+            self._add(LogLine("tfmon", f"warning: {text}", "warning"))
         elif kind == events.CHECKPOINT:
             text = events.checkpoint_text(e)
             if e.get("ok"):
@@ -354,9 +382,9 @@ class LogState:
                 self.notices.append(("information", text))
             else:
                 self.notices.append(("error", text))
-            self.lines.append(("tfmon", text, None))
+            self._add(LogLine("tfmon", text))
         elif kind == events.PREDICT_END:
-            self.lines.append(("tfmon", events.predict_text(e), None))
+            self._add(LogLine("tfmon", events.predict_text(e)))
         else:
             return
         self.version += 1

@@ -105,3 +105,10 @@ class PtyProcess:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def tfmon_under_pty(args: list[str], env: dict, cwd, cols: int = 120, rows: int = 40) -> PtyProcess:
+    """``tfmon ARGS...`` (this Python, the full UI) under a new pseudo-terminal."""
+    import sys
+
+    return PtyProcess([sys.executable, "-m", "tfmon", *args], env=env, cwd=cwd, cols=cols, rows=rows)

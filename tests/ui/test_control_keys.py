@@ -85,7 +85,7 @@ async def test_checkpoint_failure_is_shown_and_training_goes_on(tmp_path, script
             failed = of_type(run, "checkpoint")[0]
             assert failed["ok"] is False and failed["error"]
             await pilot.pause(0.3)
-            assert any("checkpoint failed" in text for _, text, _ in app.state.log.lines)
+            assert any("checkpoint failed" in line.text for line in app.state.log.lines)
             assert any("checkpoint failed" in n.message for n in app._notifications)
             await wait_for(lambda: app.state.info.state in ("finished", "failed"))
         assert run.result.exit_code == 0

@@ -57,3 +57,11 @@ def test_a_signal_handler_installed_from_a_worker_thread_is_ignored_with_a_note(
     import signal
 
     assert signal.signal.__module__ == "signal"  # put back
+
+
+def test_file_is_absolute_as_under_python(tmp_path, monkeypatch):
+    out = tmp_path / "file.json"
+    write(tmp_path, "f.py", f"import json\njson.dump(__file__, open({str(out)!r}, 'w'))\n")
+    monkeypatch.chdir(tmp_path)
+    assert run_script("f.py", []).exit_code == 0
+    assert json.loads(out.read_text()) == str(tmp_path / "f.py")

@@ -389,7 +389,17 @@ def test_ctl_errors_are_one_line_and_nonzero(tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert remote.ctl_main([str(tmp_path / "nothing"), "stop"]) == 2
     # A run's name under --base works as well as its path.
-    assert remote.ctl_main(["--base", str(tmp_path), runs["ended"].name, "status"]) == 1
+    assert remote.ctl_main(["--base", str(tmp_path), runs["died"].name, "status"]) == 1
+
+
+def test_ctl_status_of_an_ended_run_is_its_final_state_and_exit_0(tmp_path, capsys):
+    runs = _constructed_runs(tmp_path, time.time())
+    assert remote.ctl_main(["--base", str(tmp_path), runs["ended"].name, "status"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ended: failed (exit 1, ValueError) · pid ")
+    assert remote.ctl_main([str(runs["ended"]), "status", "--json"]) == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert reply["ok"] and reply["status"]["state"] == "failed" and reply["status"]["exit_code"] == 1
 
 
 def test_ctl_prints_the_reply(served, capsys):

@@ -128,7 +128,7 @@ def test_a_flood_of_batch_events_in_one_drain_keeps_what_can_show():
     s.apply_all(flood)
     assert s.events_seen == 50_003
     assert s.info.step == 50_000 and len(s.metrics.rows) == 1  # the latest batch, always
-    assert ("stdout", "half way", None) in s.log.lines
+    assert ("stdout", "half way", None, None) in s.log.lines
     # an even sample over the whole drain, not its tail: the curve keeps the drain's shape
     steps = [round(1 / loss) for _, loss in s.metrics.batch_loss]  # each batch's loss was 1/step
     assert len(steps) == DRAIN_BATCH_SAMPLE + 1
@@ -145,7 +145,7 @@ def test_predict_and_between_fits_read_as_a_person_would():
     s.apply_all([ev("fit_end", 2.0, fit=1, epochs_done=2, reason="completed"),
                  ev("predict_end", 3.0, batches=4, seconds=0.25)])
     assert s.info.between_fits() == "fit has ended (completed)"
-    assert list(s.log.lines)[-1] == ("tfmon", "predict: 4 batches in 0.25s", None)
+    assert list(s.log.lines)[-1] == ("tfmon", "predict: 4 batches in 0.25s", None, None)
 
 
 def test_no_speed_while_paused_or_after_the_end_and_a_cut_short_epoch_says_so():

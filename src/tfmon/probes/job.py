@@ -85,7 +85,8 @@ def run_script(script: Path, args: list[str], warn: Callable[[str], None] | None
         sys.path.append(folder)
     try:
         with _signals_from_a_worker_thread(warn):
-            runpy.run_path(str(script), run_name="__main__")
+            # __file__ absolute, as python (3.9+) makes it for the main script.
+            runpy.run_path(os.path.abspath(script), run_name="__main__")
         return JobResult(0)
     except SystemExit as exc:
         return _system_exit(exc)

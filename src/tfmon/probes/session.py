@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -28,13 +29,22 @@ from tfmon.placement.devices import read_tf_devices
 from tfmon.placement.probe import PlacementProbe
 from tfmon.probes import keras as keras_probe
 from tfmon.probes import summaries as summaries_probe
-from tfmon.probes.capture import FdCapture, OutputSink, PythonCapture
+from tfmon.probes.capture import FdCapture, OutputSink, Passthrough, PythonCapture, text_stream_like
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.control import Control
 from tfmon.probes.job import JobResult, run_script
 from tfmon.recorder import OUTPUT_FILE, Recorder
 from tfmon.rundir import new_run_dir
 from tfmon.verdict.diagnoser import Diagnoser
+
+#: A run that ended well with none of these recorded nothing worth keeping (a
+#: ``--help`` run, a script that exits before it trains): its directory is removed.
+KEEP_RUN_FOR = frozenset(
+    {
+        events.FIT_START, events.BATCH, events.EVALUATE_END, events.PREDICT_END, events.SCALAR,
+        events.CHECKPOINT, "placement", "fallback",
+    }
+)
 
 
 @dataclass
@@ -77,6 +87,9 @@ class LiveRun:
         self._sink: OutputSink | None = None
         self._fd_capture: FdCapture | None = None
         self._py_capture: PythonCapture | None = None
+        self.passthrough: Passthrough | None = None
+        self.run_dir_removed = False
+        self._park_fds = False
         self._sampler = None
         self._placement = None
         self._diagnoser: Diagnoser | None = None
@@ -138,6 +151,10 @@ class LiveRun:
             self._fd_capture.start()
             # If this process dies, the supervising parent saves what the pipes still hold.
             supervisor.report("pipes", fds=self._fd_capture.read_fds)
+            if opts.headless:
+                # Headless, the script's own output reaches the real stdout and stderr, as under python.
+                self.passthrough = Passthrough(self._fd_capture.saved_fd(1), self._fd_capture.saved_fd(2))
+                self._sink.passthrough = self.passthrough
         if opts.sample_interval > 0:
             self._sampler = _make_sampler(self)
             if self._sampler is not None:
@@ -160,7 +177,9 @@ class LiveRun:
     def run_job(self) -> int:
         self.job_thread = threading.current_thread()
         assert self.ctx is not None and self._sink is not None
-        self._py_capture = PythonCapture(self._sink, self.emit)
+        # Under the UI the app reads the keyboard: input() is refused with a reason, never a hang.
+        stdin_note = None if self.options.headless else self._note
+        self._py_capture = PythonCapture(self._sink, self.emit, self.passthrough, stdin_note)
         self._py_capture.start()
         api.bind(self.ctx)  # tfmon.step() & co. report to this run (custom loops)
         try:
@@ -178,6 +197,7 @@ class LiveRun:
             self.result = JobResult(code, repr(exc), type(exc).__name__)
         if self._sampler is not None:
             self._sampler.stop()  # its last sample lands before run_end, the last event
+        self._quiet_output()
         try:
             return self._report_end(self.result)
         finally:
@@ -186,11 +206,26 @@ class LiveRun:
     def _note(self, text: str) -> None:
         self.emit(events.LOG, stream="tfmon", text=text)
 
+    def _quiet_output(self) -> None:
+        """Everything the script wrote is handled, then the sink emits no more events:
+        run_end is the last event (TF's placement lines at shutdown go to output.log only)."""
+        if self._fd_capture is not None:
+            self._fd_capture.sync()
+        if self._sink is not None:
+            self._sink.seal()
+
     def _report_end(self, result: JobResult) -> int:
         if self._ended:
             return result.exit_code
         self._ended = True
-        if result.error:
+        printed = False
+        if result.exit_code != 0 and result.error is None and self._sink is not None and self._sink.stderr_tail:
+            # sys.exit(2) after argparse's usage error, absl's FATAL flag error: the
+            # reason is what the script printed last on stderr (shown in the log already).
+            result.error = "\n".join(self._sink.stderr_tail)
+            result.error_type = result.error_type or "SystemExit"
+            printed = True
+        elif result.error:
             self.emit(events.LOG, stream="stderr", text=result.error.rstrip("\n"))
         if self._diagnoser is not None:
             self._diagnoser.flush()  # the last verdict comes before run_end
@@ -209,6 +244,7 @@ class LiveRun:
             error=result.error,
             error_type=result.error_type,
             signal=name,
+            **({"error_printed": True} if printed else {}),
         )
         return result.exit_code
 
@@ -282,7 +318,13 @@ class LiveRun:
         return True
 
     # -- main thread, at the end (also after a crash)
-    def finish(self) -> None:
+    def finish(self, park_fds: bool = False) -> None:
+        """Put everything back and close the run's files.
+
+        ``park_fds`` (tfmon's own command line, whose process ends next): fds 1 and 2
+        stay pointed at output.log, so what TensorFlow prints while the interpreter
+        shuts down (``DestroyResourceOp`` placement lines) never reaches the
+        terminal raw; Python's sys.stdout and sys.stderr get the terminal back."""
         if self._finished:
             return
         self._finished = True
@@ -290,16 +332,19 @@ class LiveRun:
             # The script never ran, or tfmon leaves before it ended: still a run_end.
             self.result = self.result or JobResult(1, None, "tfmon ended before the script")
             self._report_end(self.result)
+        self._park_fds = park_fds
         # Each step on its own: one that fails (a full disk) must not keep the
         # others (the socket's removal, the recorder's last events) from running.
         for close in (
             self._sampler and self._sampler.stop,
             self._diagnoser and self._diagnoser.stop,
             self._py_capture and self._py_capture.restore,
-            self._fd_capture and self._fd_capture.stop,
+            self._fd_capture and self._stop_fd_capture,
+            self.passthrough and self.passthrough.close,
             self._sink and self._sink.close,
             self.channel and self.channel.stop,
             self._recorder and self._recorder.stop,
+            self._recorder and self._remove_if_nothing_recorded,
         ):
             if not close:
                 continue
@@ -307,6 +352,30 @@ class LiveRun:
                 close()
             except Exception as exc:
                 self._note(f"tfmon: closing {close.__qualname__} failed: {exc}")
+
+    def _stop_fd_capture(self) -> None:
+        park = self.run_dir / OUTPUT_FILE if self._park_fds and self.run_dir is not None else None
+        kept = self._fd_capture.stop(park=park)
+        if kept:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            sys.stdout = text_stream_like(kept[1], sys.stdout)
+            sys.stderr = text_stream_like(kept[2], sys.stderr)
+
+    def _remove_if_nothing_recorded(self) -> None:
+        """A run that ended well and trained nothing (``--help``) leaves no directory
+        behind; a directory the user named (``--run-dir``) is always kept."""
+        result = self.result
+        if self.options.run_dir is not None or result is None or result.exit_code != 0:
+            return
+        if self._recorder.types_seen & KEEP_RUN_FOR or self.run_dir is None:
+            return
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir_removed = not self.run_dir.exists()
+        try:
+            self.run_dir.parent.rmdir()  # ./tfmon-runs itself, when this was its only run
+        except OSError:
+            pass
 
 
 def _open_channel(run: LiveRun):

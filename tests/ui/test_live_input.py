@@ -1,0 +1,28 @@
+"""input() under the full UI: the app owns the keyboard, so the script gets an EOFError
+saying why and what to do, at once (it used to hang, two readers on one terminal)."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_live_app import live_app, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+async def test_input_under_the_ui_fails_at_once_with_the_reason(tmp_path, scripts):
+    run, app = live_app(scripts / "asks_input.py", [], tmp_path / "run", placement=False, sample_interval=0)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(lambda: app.state.info.state in ("finished", "failed"), timeout=60)
+            await pilot.pause(0.3)
+            assert app.state.info.state == "failed"
+            assert run.result.error_type == "EOFError"
+            assert "input() has no terminal under tfmon's full UI" in run.result.error
+            assert "--headless" in run.result.error
+            texts = [line.text for line in app.state.log.lines]
+            assert any("input() has no terminal" in text and line.stream == "tfmon" for text, line in zip(texts, app.state.log.lines))
+            assert "your name? " in texts  # the prompt was written before the read
+            await pilot.press("q")
+    finally:
+        run.finish()
