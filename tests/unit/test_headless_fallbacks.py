@@ -52,4 +52,4 @@ def test_the_summary_names_layers_by_their_own_names_and_says_why():
     why = "\n".join(line for line in lines if line.startswith("tfmon:   why:"))
     assert "no GPU kernel for float math: " in why and "Softmax" in why
     # the epoch lines still come, after the fallbacks found before them
-    assert any(line.startswith("epoch 1 ") for line in lines)
+    assert any(line.startswith("tfmon: epoch 1 ") for line in lines)
