@@ -48,11 +48,14 @@ class LogPane(RichLog):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=5000, wrap=False, markup=False, highlight=False, **kwargs)
+        self.drawn_version = -1  # the LogState.version last drawn (ui.protocols.Pane)
         self._seen = 0  # LogState.total already written
         self._strips: list[int] = []  # rows written per line, for the last lines written
         self._open: dict[int, LogLine] = {}  # unfinished lines written, by index: they may change
 
     def update_from(self, log: LogState) -> None:
+        if log.version == self.drawn_version:
+            return
         if not getattr(self, "_size_known", True):
             return  # RichLog defers writes until it knows its width; redraws need them done
         first = log.total - len(log.lines)
@@ -73,6 +76,7 @@ class LogPane(RichLog):
         del self._strips[: -self.max_lines]
         self._open = {i: log.lines[i - first] for i in log.open_indices() if i >= first}
         self._seen = log.total
+        self.drawn_version = log.version
 
     def _drop_last(self, n: int) -> None:
         """Take the last ``n`` lines written off the screen, to write them again."""
