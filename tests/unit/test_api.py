@@ -10,6 +10,8 @@ import pytest
 
 import tfmon
 from tfmon import api
+from tfmon.probes import customloop
+from tfmon.probes.checkpoint import next_checkpoint_number
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.control import Control
 
@@ -33,9 +35,9 @@ class Collect:
 def bound(tmp_path):
     out = Collect()
     ctx = ProbeContext(emit=out, control=Control(out), run_dir=tmp_path, batch_event_interval=0.0)
-    api.bind(ctx)
+    customloop.bind(ctx)
     yield ctx, out
-    api.unbind(ctx)
+    customloop.unbind(ctx)
 
 
 class FakeCheckpoint:
@@ -55,7 +57,7 @@ class FakeCheckpoint:
 
 
 def test_without_tfmon_everything_is_a_silent_cheap_no_op():
-    assert api.current_context() is None
+    assert customloop.current_context() is None
     assert tfmon.step(loss=1.0) is False
     assert tfmon.step(step=3, epoch=1, loss=1.0) is False
     assert tfmon.should_stop() is False
@@ -144,7 +146,7 @@ def test_epochs_given_to_step_only_are_closed_for_the_table_and_epoch_hooks(boun
     ctx.on_epoch_end.append(seen.append)
     for epoch in (1, 1, 2, 2, 2):
         tfmon.step(epoch=epoch, loss=1.0)
-    api.unbind(ctx)  # the script ended
+    customloop.unbind(ctx)  # the script ended
     assert [(e["epoch"], e["steps"], e["metrics"]) for e in out.of("epoch_end")] == [(1, 2, {}), (2, 3, {})]
     assert seen == [1, 2]
     assert out.types()[-1] == "fit_end" and out.of("fit_end")[0]["reason"] == "completed"
@@ -158,7 +160,7 @@ def test_stop_is_served_at_step_and_returned_until_the_end(bound):
     assert tfmon.step(loss=1.0) is True
     assert tfmon.should_stop() is True
     assert tfmon.step(loss=1.0) is True
-    api.unbind(ctx)
+    customloop.unbind(ctx)
     assert out.of("fit_end")[0]["reason"] == "stopped by user"
 
 
@@ -208,8 +210,8 @@ def test_checkpoint_numbers_continue_after_existing_ones(tmp_path):
     folder.mkdir()
     for n in (1, 7):
         (folder / f"ckpt-{n}.index").write_text("x")
-    assert api._next_checkpoint_number(folder) == 8
-    assert api._next_checkpoint_number(tmp_path / "missing") == 1
+    assert next_checkpoint_number(folder) == 8
+    assert next_checkpoint_number(tmp_path / "missing") == 1
 
 
 def test_checkpoint_with_nothing_registered_says_how(bound):
@@ -233,17 +235,17 @@ def test_a_keras_fit_in_between_starts_a_new_custom_fit_afterwards(bound):
 def test_unbind_only_for_its_own_context_and_nothing_when_the_loop_never_ran(bound, tmp_path):
     ctx, out = bound
     other = ProbeContext(emit=out, control=Control(out), run_dir=tmp_path)
-    api.unbind(other)
-    assert api.current_context() is ctx
-    api.unbind(ctx, exit_code=0)
-    assert api.current_context() is None
+    customloop.unbind(other)
+    assert customloop.current_context() is ctx
+    customloop.unbind(ctx, exit_code=0)
+    assert customloop.current_context() is None
     assert out.events == []  # no step, no fit_start, no fit_end
 
 
 def test_a_failed_script_ends_the_loop_as_failed(bound):
     ctx, out = bound
     tfmon.step(loss=1.0)
-    api.unbind(ctx, exit_code=1)
+    customloop.unbind(ctx, exit_code=1)
     assert out.of("fit_end")[0]["reason"] == "failed"
 
 

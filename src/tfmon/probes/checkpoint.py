@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 import zipfile
@@ -161,3 +162,35 @@ def _report_saved(emit: Emit, epoch: int, step: int, path: Path, kind: str, size
         seconds=round(time.perf_counter() - started, 3),
         note=note,
     )
+
+
+_CKPT_NAME = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+def next_checkpoint_number(folder: Path) -> int:
+    """One more than the highest ``ckpt-N`` in the folder: a reused run dir is never overwritten."""
+    numbers = _checkpoint_numbers(folder)
+    return (numbers[-1] + 1) if numbers else 1
+
+
+def _checkpoint_numbers(folder: Path) -> list[int]:
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for m in map(_CKPT_NAME.match, names) if m)
+
+
+def write_checkpoint_state(folder: Path) -> None:
+    """The ``checkpoint`` file CheckpointManager keeps, so ``tf.train.latest_checkpoint`` finds ours."""
+    numbers = _checkpoint_numbers(folder)
+    if not numbers:
+        return
+    lines = [f'model_checkpoint_path: "ckpt-{numbers[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "ckpt-{n}"' for n in numbers]
+    tmp = folder / ".checkpoint.tmp"
+    try:
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(folder / "checkpoint")
+    except OSError:
+        pass

@@ -9,13 +9,13 @@ event with the latest logs (the loss curve does not need every batch).
 from __future__ import annotations
 
 import functools
-import math
 import sys
 import time
 from typing import Any
 
 from tfmon import events
 from tfmon.placement.layers import keras3_scopes
+from tfmon.probes.boundary import BatchBoundary, clean, count_params
 from tfmon.probes.checkpoint import save_keras_model
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.datasets import dataset_facts
@@ -26,22 +26,12 @@ _EVALUATE_CALLBACKS_POSITION = 6  # evaluate(x, y, batch_size, verbose, sample_w
 _PREDICT_CALLBACKS_POSITION = 4  # predict(x, batch_size, verbose, steps, callbacks)
 
 
-def _clean(logs: dict | None) -> dict[str, float]:
-    out = {}
-    for key, value in (logs or {}).items():
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            continue
-        out[key] = f if math.isfinite(f) else str(f)  # JSON has no NaN
-    return out
-
-
 class _TfmonCallbackMixin:
     """Shared by the Keras 3 and the tf_keras callback classes."""
 
     def _setup(self, ctx: ProbeContext, batch_size: int | None) -> None:
         self.ctx = ctx
+        self.boundary = BatchBoundary(ctx, self)
         self.batch_size = batch_size
         self.epoch = 0  # 1-based while an epoch runs
         self.step = 0  # 1-based within the epoch
@@ -50,16 +40,12 @@ class _TfmonCallbackMixin:
         self._epochs_ended = 0  # the last epoch that reached on_epoch_end
         self._epoch_open = False
         self._last_logs = None  # the latest batch logs, cleaned only if an exception ends fit
-        self._paused_before = 0.0  # control.paused_seconds when the epoch began
-        self._last_batch_event = 0.0
-        self._epoch_started = 0.0
         self._epoch_started_t = 0.0  # wall clock: the batch hook already reads time.time()
         self._first_batch: tuple[float, int] | None = None  # (seconds into the epoch, steps)
         self._last_batch_t = 0.0
         self._paused_at_last_batch = 0.0  # control.paused_seconds then: pauses are not training
         self._stopped_by_user = False
-        self._started = False
-        self._ended = False
+        self._in_fit = False  # from on_train_begin to the fit's end, as Keras' own callbacks keep it
         self.dataset: dict | None = None
 
     # -- the control gate's view of the loop
@@ -75,39 +61,29 @@ class _TfmonCallbackMixin:
 
     # -- Keras hooks
     def on_train_begin(self, logs=None):
-        ctx = self.ctx
-        ctx.fit_count += 1
-        self._started = True
+        self._in_fit = True
         params = self.params or {}
-        ctx.emit(
-            events.FIT_START,
-            fit=ctx.fit_count,
+        self.boundary.start_fit(
             epochs=params.get("epochs"),
             steps=params.get("steps"),
             batch_size=self.batch_size,
             model=getattr(self.model, "name", None),
-            params=_count_params(self.model),
+            params=count_params(self.model),
             layer_scopes=_layer_scopes(self.model),
             steps_per_execution=_steps_per_execution(self.model),
             dataset=self.dataset,
         )
-        if "tensorflow" in sys.modules:
-            # The script has built its model: TF's devices are initialised now.
-            ctx.mark_devices_ready(sys.modules["tensorflow"])
-        if ctx.control.pending:
-            # Asked between fits (a pause, a checkpoint, a quit): served before any batch trains.
-            ctx.control.serve(self)
+        # Asked between fits (a pause, a checkpoint, a quit): served before any batch trains.
+        self.boundary.serve()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.step = 0
         self._epoch_base = self.global_step
         self._epoch_open = True
-        self._epoch_started = time.perf_counter()
         self._epoch_started_t = time.time()
         self._first_batch = None
-        self._paused_before = self.ctx.control.paused_seconds
-        self.ctx.emit(events.EPOCH_START, epoch=self.epoch)
+        self.boundary.start_epoch(self.epoch)
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1 Keras calls this once per execution, with the
@@ -119,37 +95,26 @@ class _TfmonCallbackMixin:
             self.step = steps
         self.global_step = self._epoch_base + self.step
         self._last_logs = logs
-        ctx = self.ctx
         now = time.time()
         self._last_batch_t = now
-        self._paused_at_last_batch = ctx.control.paused_seconds
+        self._paused_at_last_batch = self.ctx.control.paused_seconds
         if self._first_batch is None:  # the wait for the epoch's first data shows here
             self._first_batch = (now - self._epoch_started_t, self.step)
-        if now - self._last_batch_event >= ctx.batch_event_interval:
-            self._last_batch_event = now
-            ctx.emit(
-                events.BATCH,
-                t=now,
-                epoch=self.epoch,
-                step=self.step,
-                global_step=self.global_step,
-                logs=_clean(logs),
-            )
-        if ctx.control.pending:
-            ctx.control.serve(self)
+        boundary = self.boundary
+        if boundary.batch_due(now):
+            boundary.emit_batch(now, self.epoch, self.step, self.global_step, logs)
+        boundary.serve()
 
     def on_test_batch_end(self, batch, logs=None):
         # Validation inside fit: a pause requested now need not wait for it to end.
-        if self.ctx.control.pending:
-            self.ctx.control.serve(self)
+        self.boundary.serve()
 
     def on_epoch_end(self, epoch, logs=None):
-        metrics = _clean(logs)
+        metrics = clean(logs)
         for name, lr in _learning_rates(self.model).items():
             metrics.setdefault(name, lr)
         self._end_epoch(epoch + 1, metrics)
-        if self.ctx.control.pending:
-            self.ctx.control.serve(self)
+        self.boundary.serve()
 
     def _end_epoch(self, epoch: int, metrics: dict, failed: bool = False) -> None:
         fields = {}
@@ -157,23 +122,9 @@ class _TfmonCallbackMixin:
         if steps and self.step < steps:
             # Cut short (stop, a callback, an exception): say where, so the row does not read as a full epoch.
             fields["ended_at"] = f"{'failed' if failed else 'stopped'} at step {self.step}/{steps}"
-        self.ctx.emit(
-            events.EPOCH_END,
-            epoch=epoch,
-            steps=self.step,
-            global_step=self.global_step,
-            seconds=round(self.ctx.control.seconds_training(self._epoch_started, self._paused_before), 4),
-            metrics=metrics,
-            **fields,
-            **self._epoch_timing(),
-        )
         self._epoch_open = False
         self._epochs_ended = epoch
-        for hook in self.ctx.on_epoch_end:
-            try:
-                hook(epoch)
-            except Exception:
-                pass
+        self.boundary.end_epoch(epoch, self.step, self.global_step, metrics, **fields, **self._epoch_timing())
 
     def _epoch_timing(self) -> dict[str, float | int]:
         """Where the epoch's time went: the first batch (data start-up, tracing) and
@@ -185,7 +136,7 @@ class _TfmonCallbackMixin:
             "first_batch_seconds": round(first_s, 4),
             "first_steps": first_steps,
             "train_seconds": round(self._last_batch_t - self._epoch_started_t
-                                   - (self._paused_at_last_batch - self._paused_before), 4),
+                                   - (self._paused_at_last_batch - self.boundary.paused_before), 4),
         }
 
     def on_train_end(self, logs=None):
@@ -198,16 +149,16 @@ class _TfmonCallbackMixin:
         self._end_fit(reason)
 
     def _end_fit(self, reason: str, **fields) -> None:
-        self._ended = True
-        self.ctx.emit(events.FIT_END, fit=self.ctx.fit_count, epochs_done=self._epochs_ended, reason=reason, **fields)
+        self._in_fit = False
+        self.boundary.end_fit(self.ctx.fit_count, self._epochs_ended, reason, **fields)
 
     def on_fit_exception(self, exc: BaseException) -> None:
         """fit raised (a callback, the data, an interrupt): Keras calls no on_train_end, so
         close the open epoch and the fit here, saying how it ended. The exception goes on."""
-        if not self._started or self._ended:
+        if not self._in_fit:  # not started, or ended already
             return
         if self._epoch_open and self.step:
-            self._end_epoch(self.epoch, _clean(self._last_logs), failed=True)
+            self._end_epoch(self.epoch, clean(self._last_logs), failed=True)
         if isinstance(exc, KeyboardInterrupt):
             reason = "quit by user" if self.ctx.control.quit_requested else "interrupted"
         else:
@@ -217,8 +168,8 @@ class _TfmonCallbackMixin:
 
     def on_test_end(self, logs=None):
         # Validation inside fit reports through on_epoch_end's val_* logs.
-        if not getattr(self, "_in_fit", False):
-            self.ctx.emit(events.EVALUATE_END, metrics=_clean(logs))
+        if not self._in_fit:
+            self.ctx.emit(events.EVALUATE_END, metrics=clean(logs))
 
 
 def _learning_rates(model: Any) -> dict[str, float]:
@@ -291,13 +242,6 @@ def _steps_per_execution(model: Any) -> int | None:
     return None
 
 
-def _count_params(model: Any) -> int | None:
-    try:
-        return int(model.count_params())
-    except Exception:
-        return None
-
-
 def _callback_class(base: type) -> type:
     return type("TfmonCallback", (_TfmonCallbackMixin, base), {"__module__": __name__})
 
@@ -322,7 +266,6 @@ def _wrap_fit(fit, callback_class: type, ctx: ProbeContext):
         callback = callback_class()
         callback._setup(ctx, _batch_size(args, kwargs))
         callback.dataset = dataset_facts(args[0] if args else kwargs.get("x"))
-        callback._in_fit = True
         if len(args) > _FIT_CALLBACKS_POSITION:
             args = list(args)
             args[_FIT_CALLBACKS_POSITION] = [*(args[_FIT_CALLBACKS_POSITION] or []), callback]
