@@ -91,7 +91,3 @@ def _kind_of(obj: Any) -> str:
         "wrap variables or modules: tf.train.Checkpoint(model=model, optimizer=optimizer)"
     )
 
-
-# LiveRun's wiring still reaches the loop through here until probes/session.py
-# moves to probes/customloop (after issue 12a's change to session.py lands).
-from tfmon.probes.customloop import bind, unbind  # noqa: E402,F401

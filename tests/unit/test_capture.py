@@ -4,7 +4,8 @@ import os
 import sys
 import time
 
-from tfmon.probes.capture import FdCapture, OutputSink, StreamToSink, tf_severity
+from tfmon.probes.capture import FdCapture, OutputSink, StreamToSink
+from tfmon.tflog import severity as tf_severity
 
 
 def test_tf_severity_on_both_real_prefix_styles():

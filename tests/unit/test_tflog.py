@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfmon import tflog
-from tfmon.probes.capture import tf_severity
 
 LOGS = Path(__file__).parent.parent / "fixtures" / "tf-logs"
 DEV_CPU = "/job:localhost/replica:0/task:0/device:CPU:0"
@@ -29,12 +28,12 @@ def test_a_line_without_the_prefix_is_not_a_tf_line():
     assert tflog.body("plain") == "plain"
 
 
-def test_the_log_path_and_the_placement_path_agree_on_every_captured_line():
+def test_severity_and_placement_agree_with_read_on_every_captured_line():
     lines = [line for path in sorted(LOGS.glob("*.log")) for line in path.read_text(errors="replace").splitlines()]
     prefixed = 0
     for line in lines:
         read = tflog.read(line)
-        assert tf_severity(line) == (None if read is None else read.severity), line
+        assert tflog.severity(line) == (None if read is None else read.severity), line
         parsed = tflog.parse_line(line)
         if parsed is not None and read is not None:
             assert parsed[-1] is True and read.kind == parsed[0], line

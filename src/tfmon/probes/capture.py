@@ -36,29 +36,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
-from tfmon import events
+from tfmon import events, tflog
 from tfmon.events import Emit
 from tfmon.probes.lines import MAX_LINE_CHARS, LineBuffer
 from tfmon.probes.outputlog import OutputLog
 from tfmon.probes.termtext import LineScreen, render
-
-# TensorFlow's C++ log prefixes: absl (``I0000 00:00:1795634829.692307    8459 file.cc:162] ``)
-# and the older glog form (``2023-06-25 14:50:07.735873: I path/file.cc:114] ``).
-_TF_PREFIX = re.compile(
-    r"^(?:(?P<absl>[IWEF])\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\]"
-    r"|\d{4}-\d\d-\d\d [\d:.]+: (?P<glog>[IWEF]) [\w./-]+:\d+\])"
-)
-_SEVERITY = {"I": 0, "W": 1, "E": 2, "F": 3}
-_LEVEL_NAME = {0: "info", 1: "warning", 2: "error", 3: "fatal"}
-
-
-def tf_severity(line: str) -> int | None:
-    """0-3 for a TensorFlow C++ log line (INFO..FATAL), None for anything else."""
-    m = _TF_PREFIX.match(line)
-    if m is None:
-        return None
-    return _SEVERITY[m.group("absl") or m.group("glog")]
-
 
 class LineConsumer(Protocol):
     def classify(self, stream: str, lines: list[str]) -> list[str | None]: ...
@@ -217,7 +199,7 @@ class OutputSink:
                 lines = [line for line, kind in zip(lines, kinds) if kind is None] if None in kinds else []
             shown = []
             for line in lines:
-                severity = tf_severity(line)
+                severity = tflog.severity(line)
                 if severity is not None and severity < self.tf_min_level:
                     continue
                 shown.append((line, severity))
@@ -238,7 +220,7 @@ class OutputSink:
                 self._write_log([text])
                 if stream == "stderr" and not self._sealed:
                     self.stderr_tail.append(text)
-            self._log_event(stream, text, styled, tf_severity(text), partial)
+            self._log_event(stream, text, styled, tflog.severity(text), partial)
 
     def _write_log(self, lines: list[str], kinds: list[str | None] | None = None) -> None:
         # Under the lock.
@@ -258,7 +240,7 @@ class OutputSink:
             self._banner_seen.add(key)
         fields: dict[str, Any] = {"stream": stream, "text": text}
         if severity is not None:
-            fields.update(stream="tf", level=_LEVEL_NAME[severity])
+            fields.update(stream="tf", level=tflog.LEVEL_NAMES[severity])
         if styled is not None:
             fields["ansi"] = styled
         if partial is not None:

@@ -20,13 +20,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfmon import __version__, api, events, supervisor
+from tfmon import __version__, events, supervisor
 from tfmon.bus import EventBus
 from tfmon.doctor import runtime_findings
 from tfmon.memory.growth import apply_memory_growth
 from tfmon.memory.sampler import MemorySampler
 from tfmon.placement.devices import read_tf_devices
 from tfmon.placement.probe import PlacementProbe
+from tfmon.probes import customloop
 from tfmon.probes import keras as keras_probe
 from tfmon.probes import summaries as summaries_probe
 from tfmon.probes.capture import FdCapture, OutputSink, Passthrough, PythonCapture, text_stream_like
@@ -163,7 +164,7 @@ class LiveRun:
     def _on_devices_ready(self, tf) -> None:
         """Once fit has begun the script has initialised TF's devices: read them now."""
         devices = read_tf_devices(tf)
-        self.emit("devices", **devices)
+        self.emit(events.DEVICES, **devices)
         if self._placement is not None:
             self._placement.set_gpu_visible(bool(devices.get("gpus")))
 
@@ -181,7 +182,7 @@ class LiveRun:
         stdin_note = None if self.options.headless else self._note
         self._py_capture = PythonCapture(self._sink, self.emit, self.passthrough, stdin_note)
         self._py_capture.start()
-        api.bind(self.ctx)  # tfmon.step() & co. report to this run (custom loops)
+        customloop.bind(self.ctx)  # tfmon.step() & co. report to this run (custom loops)
         try:
             try:
                 self._import_tensorflow()
@@ -190,7 +191,7 @@ class LiveRun:
             finally:
                 keras_probe.uninstall()
                 summaries_probe.uninstall()  # reads the last tf.summary values before run_end
-                api.unbind(self.ctx, self.result.exit_code if self.result else None)
+                customloop.unbind(self.ctx, self.result.exit_code if self.result else None)
                 self._py_capture.restore()
         except BaseException as exc:  # a KeyboardInterrupt landing outside the script
             code = 130 if isinstance(exc, KeyboardInterrupt) else 1
