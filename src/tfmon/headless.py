@@ -164,7 +164,7 @@ def run_headless(run) -> int:
         if printer.lost:
             return
         try:
-            out.write(f"tfmon: {name}: stopping with a checkpoint; Ctrl+C again interrupts\n")
+            out.write(f"tfmon: {name}: stopping with a checkpoint; {name} again interrupts\n")
             out.flush()
         except (OSError, ValueError):
             printer.lost = True
