@@ -80,13 +80,18 @@ def supervise() -> int | None:
     parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
+    # Held back over the fork: a signal meant for the run that comes before the
+    # parent's handlers are in place is forwarded once they are, not fatal to it.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
     pid = os.fork()
     if pid == 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         parent_end.close()
+        child_end.setblocking(False)  # a report never waits on the parent
         _channel = child_end
         return None
     child_end.close()
-    return _parent(pid, parent_end, tty, saved)
+    return _parent(pid, parent_end, tty, saved, mask)
 
 
 # -- the child's side: a few datagrams, each a no-op when not supervised, and the crash trace
@@ -117,7 +122,6 @@ class CrashTrace:
         # The fd stays open to the end: a crash while Python exits is recorded too.
 
 
-
 def report(kind: str, text: str = "", fds: list[int] | None = None) -> None:
     channel = _channel
     if channel is None:
@@ -131,7 +135,7 @@ def report(kind: str, text: str = "", fds: list[int] | None = None) -> None:
 # -- the parent's side
 
 
-def _parent(pid: int, channel: socket.socket, tty: int | None, saved) -> int:
+def _parent(pid: int, channel: socket.socket, tty: int | None, saved, mask) -> int:
     def forward(signum, frame):
         try:
             os.kill(pid, signum)
@@ -141,6 +145,7 @@ def _parent(pid: int, channel: socket.socket, tty: int | None, saved) -> int:
     for sig in FORWARDED:
         signal.signal(sig, forward)
     signal.signal(signal.SIGQUIT, signal.SIG_IGN)  # Ctrl+\ is the child's to die of
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     status = _wait(pid)
     report = _collect(channel)
     channel.close()
