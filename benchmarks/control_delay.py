@@ -37,11 +37,11 @@ def _send(run, action: str) -> float:
     """Send one action the way ``tfmon ctl`` does; returns when it was sent."""
     sent = time.time()
     if getattr(run, "channel", None) is not None:
-        from tfmon.probes.channel import request
+        from tfmon.run.client import call
 
-        request(run.run_dir, action, wait=0.0)
+        call(run.run_dir, action, wait=0.0)
     else:
-        run.control.request(action, source="bench")
+        run.control.ask(action, source="bench")
     return sent
 
 
@@ -77,14 +77,14 @@ def drive(run, live: dict, pauses: int, checkpoints: int, sent: list, errors: li
         _send(run, "stop")
     except Exception as exc:  # report, and stop the run so the benchmark ends
         errors.append(f"{type(exc).__name__}: {exc}")
-        run.control.request("stop", source="bench")
+        run.control.ask("stop", source="bench")
 
 
 def measure(pauses: int = 5, checkpoints: int = 3, samples: int = 3000) -> dict:
     sys.path.insert(0, str(SCRIPT.parent))
     import _bench  # the same module object the script imports: its LIVE dict is shared
 
-    from tfmon.probes.session import LiveRun, Options
+    from tfmon.run.session import LiveRun, Options
     from tfmon.recorder import read_events
 
     tmp = Path(tempfile.mkdtemp(prefix="tfmon-control-bench-"))

@@ -73,7 +73,7 @@ def _mark(cls, name: str, label: str, after: bool = False) -> None:
 
 
 def _patch_tfmon() -> None:
-    from tfmon.probes.session import LiveRun
+    from tfmon.run.session import LiveRun
 
     run_job = LiveRun.run_job
 

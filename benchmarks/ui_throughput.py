@@ -52,7 +52,8 @@ PHASES_FULL = {"seconds": 10.0, "soak": 600.0}
 class _Control:
     pending = False
 
-    def request(self, action: str, source: str = "key") -> None:
+    def ask(self, action: str, source: str = "key") -> None:
+        """Queue ``action`` for the next batch boundary (a pause also shows at once as asked)."""
         pass
 
 

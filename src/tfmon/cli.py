@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None, supervised: bool | None = None) -> int:
 
 
 def run_script_command(opts: argparse.Namespace, script: Path, args: list[str], supervised: bool = False) -> int:
-    from tfmon.probes.job import script_problem
+    from tfmon.run.job import script_problem
 
     problem = script_problem(str(script))
     if problem:
@@ -86,7 +86,7 @@ def run_script_command(opts: argparse.Namespace, script: Path, args: list[str], 
 
 
 def _run(opts: argparse.Namespace, script: Path, args: list[str]) -> int:
-    from tfmon.probes.session import LiveRun, Options
+    from tfmon.run.session import LiveRun, Options
 
     headless = opts.headless or not (os.isatty(0) and os.isatty(1))
     options = Options(

@@ -2,7 +2,7 @@
 
 Everything goes through the run directory: its events file says whether the
 run is live, ended or died (``tfmon.liveness``), its control socket takes
-commands (``tfmon.probes.channel``). No network port is involved; over SSH,
+commands (``tfmon.run.client``). No network port is involved; over SSH,
 log in and run these in the project folder.
 """
 
@@ -102,7 +102,8 @@ def format_status(status: dict) -> str:
 
 
 def ctl_main(argv: list[str]) -> int:
-    from tfmon.probes.channel import MAX_WAIT, ChannelError, request
+    from tfmon.run.channel import MAX_WAIT
+    from tfmon.run.client import ChannelError, call
 
     p = argparse.ArgumentParser(
         prog="tfmon ctl",
@@ -124,7 +125,7 @@ def ctl_main(argv: list[str]) -> int:
         if ended.state == "ended":  # a question with an answer: the run's final state
             return _print_final_status(ended, opts.json)
     try:
-        reply = request(run_dir, opts.action, wait=0.0 if opts.action == "status" else min(opts.wait, MAX_WAIT))
+        reply = call(run_dir, opts.action, wait=0.0 if opts.action == "status" else min(opts.wait, MAX_WAIT))
     except ChannelError as exc:
         return _error(_why_no_channel(run_dir, str(exc)))
     except OSError as exc:

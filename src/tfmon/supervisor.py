@@ -274,7 +274,7 @@ def _append(path: Path, data: bytes, own_line: bool = False) -> None:
 
 
 def _remove_socket(run_dir: Path) -> None:
-    from tfmon.probes.channel import remove_socket
+    from tfmon.run.channel import remove_socket
 
     remove_socket(Path(run_dir))
 

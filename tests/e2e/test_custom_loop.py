@@ -111,7 +111,7 @@ class InProcessRun:
     """A LiveRun in a worker thread (as under the UI), its events drained by the test."""
 
     def __init__(self, script: Path, args: list[str], run_dir: Path) -> None:
-        from tfmon.probes.session import LiveRun, Options
+        from tfmon.run.session import LiveRun, Options
 
         options = Options(run_dir=run_dir, capture_fds=False, placement=False, sample_interval=0, headless=True)
         self.run = LiveRun(script, args, options)
@@ -151,7 +151,7 @@ def test_pause_blocks_at_step_and_checkpoint_then_stop_saves_the_variables_it_st
     control = live.run.control
     try:
         live.wait_for(lambda: live.last_step() >= 20)
-        control.request("pause", source="test")
+        control.ask("pause", source="test")
         live.wait_for(lambda: live.of_type("paused"), timeout=10)
         paused = live.of_type("paused")[0]
         step_at_pause = live.last_step()
@@ -159,15 +159,15 @@ def test_pause_blocks_at_step_and_checkpoint_then_stop_saves_the_variables_it_st
         assert [b for b in live.of_type("batch") if b["t"] > paused["t"]] == []
         assert live.thread.is_alive()
 
-        control.request("resume", source="test")
+        control.ask("resume", source="test")
         live.wait_for(lambda: live.last_step() > step_at_pause + 10)  # it trains again
         assert live.of_type("resumed")[0]["seconds"] >= 2.0
 
-        control.request("pause", source="test")
+        control.ask("pause", source="test")
         live.wait_for(lambda: len(live.of_type("paused")) == 2, timeout=10)
-        control.request("checkpoint", source="test")  # served while paused
+        control.ask("checkpoint", source="test")  # served while paused
         live.wait_for(lambda: live.of_type("checkpoint"), timeout=30)
-        control.request("stop", source="test")  # ends the pause: step() returns True
+        control.ask("stop", source="test")  # ends the pause: step() returns True
     finally:
         code = live.end()
     assert code == 0
@@ -209,10 +209,10 @@ def test_checkpoint_of_a_registered_keras_model_or_a_clear_error(tmp_path, regis
     try:
         live.wait_for(lambda: live.last_step() >= 10)
         # Paused first, so no step runs between the checkpoint and the stop.
-        live.run.control.request("pause", source="test")
+        live.run.control.ask("pause", source="test")
         live.wait_for(lambda: live.of_type("paused"), timeout=10)
-        live.run.control.request("checkpoint", source="test")
-        live.run.control.request("stop", source="test")
+        live.run.control.ask("checkpoint", source="test")
+        live.run.control.ask("stop", source="test")
     finally:
         code = live.end()
     assert code == 0

@@ -23,7 +23,7 @@ import pytest
 from conftest import events_so_far, fill_disk, tfmon_env
 from ptyrun import PtyProcess
 from tfmon import liveness
-from tfmon.probes.channel import request
+from tfmon.run.client import call
 
 pytestmark = pytest.mark.slow
 
@@ -162,7 +162,7 @@ def test_hangup_while_paused_checkpoints_at_once(tmp_path, scripts):
         checkpoint = wait_event(proc, run_dir, "checkpoint", timeout=30)  # while still paused
         assert not any(e["type"] == "resumed" for e in events_so_far(run_dir))
         assert checkpoint["ok"] and (checkpoint["epoch"], checkpoint["step"]) == (paused["epoch"], paused["step"])
-        assert request(run_dir, "stop", wait=10)["ok"]
+        assert call(run_dir, "stop", wait=10)["ok"]
         proc.wait_exit(timeout=60)
     finally:
         proc.close()

@@ -9,7 +9,7 @@ import time
 import pytest
 from textual.widgets import DataTable
 
-from tfmon.probes.session import LiveRun, Options
+from tfmon.run.session import LiveRun, Options
 from tfmon.ui.app import TfmonApp
 from tfmon.ui.sources import LiveSource
 

@@ -155,7 +155,7 @@ def test_epochs_given_to_step_only_are_closed_for_the_table_and_epoch_hooks(boun
 def test_stop_is_served_at_step_and_returned_until_the_end(bound):
     ctx, out = bound
     tfmon.step(loss=1.0)
-    ctx.control.request("stop", source="test")
+    ctx.control.ask("stop", source="test")
     assert tfmon.should_stop() is False  # served at the next step, not before
     assert tfmon.step(loss=1.0) is True
     assert tfmon.should_stop() is True
@@ -167,7 +167,7 @@ def test_stop_is_served_at_step_and_returned_until_the_end(bound):
 def test_pause_blocks_inside_step_until_resumed(bound):
     ctx, out = bound
     tfmon.step(epoch=1, loss=1.0)
-    ctx.control.request("pause", source="test")
+    ctx.control.ask("pause", source="test")
     returned = threading.Event()
 
     def one_step():
@@ -179,7 +179,7 @@ def test_pause_blocks_inside_step_until_resumed(bound):
     worker.start()
     assert not returned.wait(0.6)
     assert out.of("paused")[0]["epoch"] == 1 and out.of("paused")[0]["step"] == 2
-    ctx.control.request("resume", source="test")
+    ctx.control.ask("resume", source="test")
     assert returned.wait(5)
     worker.join()
     assert out.of("resumed")[0]["seconds"] >= 0.5
@@ -190,9 +190,9 @@ def test_checkpoint_saves_registered_checkpoints_with_manager_numbering(bound, t
     ckpt = tfmon.checkpointable(FakeCheckpoint())
     tfmon.checkpointable(ckpt)  # twice: saved once
     tfmon.step(loss=1.0)
-    ctx.control.request("checkpoint", source="test")
+    ctx.control.ask("checkpoint", source="test")
     tfmon.step(loss=1.0)
-    ctx.control.request("checkpoint", source="hangup")  # the hang-up path
+    ctx.control.ask("checkpoint", source="hangup")  # the hang-up path
     tfmon.step(loss=1.0)
     folder = tmp_path / "checkpoints"
     assert ckpt.written == [str(folder / "ckpt-1"), str(folder / "ckpt-2")]
@@ -217,7 +217,7 @@ def test_checkpoint_numbers_continue_after_existing_ones(tmp_path):
 def test_checkpoint_with_nothing_registered_says_how(bound):
     ctx, out = bound
     tfmon.step(loss=1.0)
-    ctx.control.request("checkpoint", source="test")
+    ctx.control.ask("checkpoint", source="test")
     tfmon.step(loss=1.0)
     failed = out.of("checkpoint")[0]
     assert failed["ok"] is False and "tfmon.checkpointable" in failed["error"]

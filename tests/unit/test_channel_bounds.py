@@ -16,8 +16,10 @@ import time
 import pytest
 
 from tfmon.bus import EventBus
-from tfmon.probes import channel as channel_mod
-from tfmon.probes.channel import ControlChannel, request
+from tfmon.run import channel as channel_mod
+from tfmon.run import client as client_mod
+from tfmon.run.channel import ControlChannel
+from tfmon.run.client import call
 from tfmon.probes.control import Control
 
 
@@ -44,7 +46,7 @@ def _raw(path, data: bytes) -> dict:
             if not chunk:
                 break
             reply += chunk
-    return channel_mod._parse_reply(reply)
+    return client_mod._parse_reply(reply)
 
 
 def test_idle_connections_beyond_the_cap_are_turned_away_without_a_thread_each(chan):
@@ -67,7 +69,7 @@ def test_idle_connections_beyond_the_cap_are_turned_away_without_a_thread_each(c
     # The idle ones time out (READ_TIMEOUT) and free their slots: the channel serves again.
     deadline = time.monotonic() + 10
     while True:
-        reply = request(channel.run_dir, "status", timeout=5)
+        reply = call(channel.run_dir, "status", timeout=5)
         if reply.get("ok") or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -88,7 +90,7 @@ def test_a_request_that_never_completes_gets_a_timeout_reply(chan):
             except OSError:
                 break
         s.settimeout(10)
-        reply = channel_mod._parse_reply(s.recv(4096))
+        reply = client_mod._parse_reply(s.recv(4096))
     assert reply["ok"] is False and "no complete request within" in reply["error"]
     assert time.monotonic() - started < 8
     assert errors == []
@@ -99,7 +101,7 @@ def test_a_deeply_nested_request_is_refused_not_raised(chan, payload, capfd):
     channel, errors = chan
     reply = _raw(channel.path, payload)
     assert reply["ok"] is False and "nested deeper" in reply["error"]
-    assert request(channel.run_dir, "status")["ok"] is True
+    assert call(channel.run_dir, "status")["ok"] is True
     assert errors == []
     assert "RecursionError" not in capfd.readouterr().err
 
@@ -122,10 +124,10 @@ def test_a_thread_that_cannot_start_closes_the_connection_and_the_loop_goes_on(c
         return real_start(self)
 
     monkeypatch.setattr(threading.Thread, "start", start)
-    with pytest.raises(channel_mod.ChannelError):
-        request(channel.run_dir, "status", timeout=5)
+    with pytest.raises(client_mod.ChannelError):
+        call(channel.run_dir, "status", timeout=5)
     assert failures
-    assert request(channel.run_dir, "status", timeout=5)["ok"] is True
+    assert call(channel.run_dir, "status", timeout=5)["ok"] is True
 
 
 def test_connecting_to_a_long_socket_path_never_changes_directory(tmp_path, monkeypatch):
@@ -145,7 +147,7 @@ def test_connecting_to_a_long_socket_path_never_changes_directory(tmp_path, monk
         longer = str(deep / ".." / deep.name / "control.sock")
         assert len(os.fsencode(longer)) > channel_mod.MAX_SOCKET_PATH
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            channel_mod._connect(s, longer)
+            client_mod._connect(s, longer)
         assert os.path.exists(target)
     finally:
         channel.stop()

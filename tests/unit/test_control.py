@@ -39,18 +39,18 @@ def test_pause_blocks_at_a_batch_boundary_until_resume_and_checkpoint_is_served_
     thread = threading.Thread(target=loop.run)
     thread.start()
     time.sleep(0.05)
-    control.request("pause")
+    control.ask("pause")
     time.sleep(0.1)
     held = loop.step
     time.sleep(0.2)
     assert loop.step == held and control.paused
-    control.request("checkpoint")
+    control.ask("checkpoint")
     time.sleep(0.5)
     assert loop.checkpoints == [held]  # saved at once, at the paused step
-    control.request("toggle_pause")  # resumes
+    control.ask("toggle_pause")  # resumes
     time.sleep(0.1)
     assert loop.step > held
-    control.request("stop")
+    control.ask("stop")
     thread.join(5)
     assert loop.stopped and loop.step < loop.n
     kinds = [k for k, _ in emitted]
@@ -63,9 +63,9 @@ def test_stop_while_paused_ends_the_pause():
     loop = FakeLoop(control, n=10_000, batch_seconds=0.001)
     thread = threading.Thread(target=loop.run)
     thread.start()
-    control.request("pause")
+    control.ask("pause")
     time.sleep(0.1)
-    control.request("stop")
+    control.ask("stop")
     thread.join(5)
     assert not thread.is_alive() and loop.stopped and not control.paused
 
@@ -76,8 +76,8 @@ def test_no_command_is_lost_when_requests_race_the_gate():
     thread = threading.Thread(target=loop.run)
     thread.start()
     for _ in range(300):
-        control.request("checkpoint")
-    control.request("stop")
+        control.ask("checkpoint")
+    control.ask("stop")
     thread.join(10)
     assert len(loop.checkpoints) == 300 and loop.stopped
 
@@ -85,7 +85,7 @@ def test_no_command_is_lost_when_requests_race_the_gate():
 def test_unknown_action_is_refused():
     control = Control(lambda *a, **k: None)
     try:
-        control.request("explode")
+        control.ask("explode")
     except ValueError as exc:
         assert "explode" in str(exc)
     else:

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from tfmon.probes.job import run_script, script_problem
+from tfmon.run.job import run_script, script_problem
 
 
 def write(tmp_path, name, text):

@@ -28,8 +28,9 @@ import pytest
 from conftest import tfmon_env
 from tfmon import events, liveness, remote
 from tfmon.bus import EventBus
-from tfmon.probes import channel as channel_mod
-from tfmon.probes.channel import ChannelError, ControlChannel, request
+from tfmon.run import channel as channel_mod
+from tfmon.run.channel import ControlChannel
+from tfmon.run.client import ChannelError, call
 from tfmon.probes.control import Control
 from tfmon.recorder import Recorder
 from tfmon.ui.sources import AttachSource
@@ -93,7 +94,7 @@ def served(tmp_path):
     yield run_dir, chan, trainer, log
     trainer.stopped = True
     if control.paused:
-        control.request("resume")
+        control.ask("resume")
     trainer.thread.join(5)
     chan.stop()
     recorder.stop()
@@ -108,28 +109,28 @@ def test_socket_is_a_socket_for_the_owner_only(served):
 
 def test_pause_checkpoint_resume_stop_take_effect_and_say_so(served):
     run_dir, chan, trainer, log = served
-    reply = request(run_dir, "pause", wait=5)
+    reply = call(run_dir, "pause", wait=5)
     assert reply["ok"] and reply["done"], reply
     epoch, step = reply["event"]["epoch"], reply["event"]["step"]
     assert reply["message"] == f"paused at epoch {epoch}, step {step}"
     time.sleep(0.3)
     assert trainer.position() == (epoch, step)  # nothing moves while paused
 
-    reply = request(run_dir, "status")
+    reply = call(run_dir, "status")
     assert reply["status"]["state"] == "paused" and reply["status"]["paused"] is True
     assert reply["status"]["script"] == "train.py" and reply["status"]["pid"] == os.getpid()
 
-    reply = request(run_dir, "checkpoint", wait=5)  # served at once while paused
+    reply = call(run_dir, "checkpoint", wait=5)  # served at once while paused
     path = Path(reply["event"]["path"])
     assert reply["done"] and path.exists() and path.name == f"epoch{epoch:03d}-step{step:05d}.keras"
     assert reply["message"].startswith(f"checkpoint saved: {path}")
 
-    reply = request(run_dir, "resume", wait=5)
+    reply = call(run_dir, "resume", wait=5)
     assert reply["done"] and reply["message"].startswith("resumed after")
     time.sleep(0.1)
     assert trainer.position() != (epoch, step)
 
-    reply = request(run_dir, "stop", wait=5)
+    reply = call(run_dir, "stop", wait=5)
     assert reply["done"] and trainer.stopped
     assert reply["message"].startswith("fit stopped after")
     controls = [e for e in log.drain() if e["type"] == events.CONTROL]
@@ -143,14 +144,14 @@ def test_a_request_without_a_batch_boundary_is_queued_not_lost(tmp_path):
     chan = ControlChannel(tmp_path, control, bus)
     chan.start()
     try:
-        reply = request(tmp_path, "checkpoint", wait=0.3)  # no training loop serves it
+        reply = call(tmp_path, "checkpoint", wait=0.3)  # no training loop serves it
         assert reply["ok"] and reply["done"] is False
         assert "next batch boundary" in reply["message"]
         assert "(no fit or tfmon.step() loop is running: it waits for the next batch of one" in reply["message"]
         assert control.pending
         bus.emit(events.FIT_START, fit=1, epochs=2, steps=10)
         bus.emit(events.FIT_END, fit=1, epochs_done=2, reason="completed")
-        reply = request(tmp_path, "pause", wait=0.3)
+        reply = call(tmp_path, "pause", wait=0.3)
         assert reply["ok"] and reply["done"] is False
         assert "(fit has ended (completed): it waits for the next batch" in reply["message"]
     finally:
@@ -159,13 +160,13 @@ def test_a_request_without_a_batch_boundary_is_queued_not_lost(tmp_path):
 
 def test_bad_requests_get_an_error_and_the_channel_goes_on(served):
     run_dir, *_ = served
-    assert request(run_dir, "explode")["ok"] is False
+    assert call(run_dir, "explode")["ok"] is False
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(run_dir / "control.sock"))
         s.sendall(b"not json\n")
         reply = json.loads(s.recv(4096))
     assert reply["ok"] is False and "bad request" in reply["error"]
-    assert request(run_dir, "status")["ok"] is True
+    assert call(run_dir, "status")["ok"] is True
 
 
 def test_a_peer_with_another_uid_is_refused(tmp_path):
@@ -176,7 +177,7 @@ def test_a_peer_with_another_uid_is_refused(tmp_path):
     chan = ControlChannel(tmp_path, control, bus, peer_uid=lambda conn: os.getuid() + 1)
     chan.start()
     try:
-        reply = request(tmp_path, "stop")
+        reply = call(tmp_path, "stop")
         assert reply["ok"] is False and reply["error"].startswith("refused")
         assert not control.pending and not control.stop_requested
         notices = [e for e in log.drain() if e["type"] == events.NOTICE]
@@ -258,7 +259,7 @@ def test_a_path_too_long_for_a_unix_socket_goes_through_a_link(tmp_path):
         assert chan.path.is_symlink()
         real = Path(os.path.realpath(chan.path))
         assert stat.S_IMODE(real.stat().st_mode) == 0o600
-        assert request(deep, "status")["ok"] is True
+        assert call(deep, "status")["ok"] is True
     finally:
         chan.stop()
     assert not chan.path.exists() and not chan.path.is_symlink() and not real.exists()
@@ -271,7 +272,7 @@ def test_stop_removes_the_socket_and_a_client_says_so(tmp_path):
     chan.stop()
     assert not (tmp_path / "control.sock").exists()
     with pytest.raises(ChannelError, match="no control channel"):
-        request(tmp_path, "status")
+        call(tmp_path, "status")
 
 
 # -- liveness, from constructed run directories
@@ -447,7 +448,7 @@ def test_attach_source_follows_new_events_and_sends_keys_through_the_channel(tmp
         sent.append((run_dir, action, wait))
         return {"ok": False, "error": "refused: test"}
 
-    source = AttachSource(run, request=fake_request)
+    source = AttachSource(run, call=fake_request)
     assert (source.live, source.can_control, source.attached) == (True, True, True)
     assert [e["type"] for e in source.drain()] == ["run_start", "heartbeat"]
     with open(run / "events.jsonl", "a") as f:
@@ -599,7 +600,7 @@ def liveness_events(run_dir: Path) -> list[dict]:
 @pytest.mark.slow
 def test_an_in_process_run_opens_the_channel_and_removes_it_at_the_end(tmp_path, scripts):
     """A real LiveRun in this process (TensorFlow imported here) of a script that exits 3."""
-    from tfmon.probes.session import LiveRun, Options
+    from tfmon.run.session import LiveRun, Options
 
     run_dir = tmp_path / "run"
     live = LiveRun(scripts / "exits_3.py", [], Options(run_dir=run_dir, capture_fds=False, sample_interval=0, placement=False))
@@ -607,10 +608,10 @@ def test_an_in_process_run_opens_the_channel_and_removes_it_at_the_end(tmp_path,
     try:
         sock = run_dir / "control.sock"
         assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
-        reply = request(run_dir, "status")
+        reply = call(run_dir, "status")
         assert reply["status"]["state"] == "starting" and reply["status"]["script"].endswith("exits_3.py")
         assert live.run_job() == 3
-        assert request(run_dir, "pause")["error"] == "the run has ended"
+        assert call(run_dir, "pause")["error"] == "the run has ended"
     finally:
         live.finish()
     assert not sock.exists()
@@ -627,7 +628,7 @@ def test_attach_source_sends_keys_in_the_order_they_were_pressed(tmp_path):
         sent.append(action)
         return {"ok": True}
 
-    source = AttachSource(run, request=slow_request)
+    source = AttachSource(run, call=slow_request)
     source.send("checkpoint")  # Ctrl+C sends these two at once
     source.send("stop")
     deadline = time.monotonic() + 5

@@ -46,7 +46,8 @@ class Control:
         read ``paused_before``), less the pauses since: an epoch's own time."""
         return time.perf_counter() - started - (self.paused_seconds - paused_before)
 
-    def request(self, action: str, source: str = "key") -> None:
+    def ask(self, action: str, source: str = "key") -> None:
+        """Queue ``action`` for the next batch boundary (a pause also shows at once as asked)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         if action == "toggle_pause":

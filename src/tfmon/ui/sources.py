@@ -34,7 +34,7 @@ class LiveSource:
         return self._sub.drain()
 
     def send(self, action: str) -> None:
-        self.run.control.request(action, source="key")
+        self.run.control.ask(action, source="key")
 
 
 class History:
@@ -176,13 +176,13 @@ class AttachSource:
     CHUNK = 20000  # events per drain while catching up on the history
     CHECK_EVERY = 2.0  # seconds between two liveness checks
 
-    def __init__(self, run_dir: Path, status=None, request=None) -> None:
+    def __init__(self, run_dir: Path, status=None, call=None) -> None:
         from tfmon import liveness
-        from tfmon.probes import channel
+        from tfmon.run import client
 
         self.run_dir = Path(run_dir)
         self.status = status if status is not None else liveness.read_status(self.run_dir)
-        self._request = request or channel.request
+        self._call = call or client.call
         self._history = History(self.run_dir)
         self._follower: EventFollower | None = None  # once the history is read
         self._backlog: collections.deque[Event] = collections.deque()
@@ -241,10 +241,10 @@ class AttachSource:
             self._send_now(self._outbox.get())
 
     def _send_now(self, action: str) -> None:
-        from tfmon.probes.channel import ChannelError
+        from tfmon.run.client import ChannelError
 
         try:
-            reply = self._request(self.run_dir, action, wait=0.0, timeout=5.0)
+            reply = self._call(self.run_dir, action, wait=0.0, timeout=5.0)
         except (ChannelError, OSError) as exc:
             self._say("error", f"{action}: {exc}")
             return

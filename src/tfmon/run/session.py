@@ -33,7 +33,7 @@ from tfmon.probes import summaries as summaries_probe
 from tfmon.probes.capture import FdCapture, OutputSink, Passthrough, PythonCapture, text_stream_like
 from tfmon.probes.context import ProbeContext
 from tfmon.probes.control import Control
-from tfmon.probes.job import JobResult, run_script
+from tfmon.run.job import JobResult, run_script
 from tfmon.recorder import OUTPUT_FILE, Recorder
 from tfmon.rundir import new_run_dir
 from tfmon.verdict.diagnoser import Diagnoser
@@ -94,7 +94,7 @@ class LiveRun:
         self._sampler = None
         self._placement = None
         self._diagnoser: Diagnoser | None = None
-        self.channel = None  # the control socket (probes/channel.py), for tfmon ctl / attach
+        self.channel = None  # the control socket (run/channel.py), for tfmon ctl / attach
         #: The SIGINT or SIGTERM that stopped the run (tfmon.signals): run_end says so.
         self.stop_signal: int | None = None
         self._hung_up = False
@@ -297,7 +297,7 @@ class LiveRun:
         training = self.ctx is not None and self.result is None
         if training:
             # The run can be resumed from here even if the process dies later.
-            self.control.request("checkpoint", source="hangup")
+            self.control.ask("checkpoint", source="hangup")
         channel = self.channel
         self.emit(
             events.HANGUP,
@@ -380,7 +380,7 @@ class LiveRun:
 
 
 def _open_channel(run: LiveRun):
-    from tfmon.probes.channel import ControlChannel
+    from tfmon.run.channel import ControlChannel
 
     channel = ControlChannel(run.run_dir, run.control, run.bus)
     try:
