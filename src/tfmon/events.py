@@ -62,18 +62,6 @@ MEMORY_WARNING = "memory_warning"
 STATES = ("starting", "running", "pausing", "paused", "stopping", "finished", "failed")
 
 
-def checkpoint_text(e: Event) -> str:
-    """How a ``checkpoint`` event reads to a person (UI, headless, tfmon ctl)."""
-    if e.get("ok"):
-        return f"checkpoint saved: {e.get('path')} ({(e.get('size') or 0) / 1e6:.1f} MB)"
-    return f"checkpoint failed: {e.get('error')}"
-
-
-def predict_text(e: Event) -> str:
-    """How a ``predict_end`` event reads (UI log, headless)."""
-    return f"predict: {e.get('batches')} batches in {e.get('seconds', 0):.2f}s"
-
-
 def make(type_: str, **fields: Any) -> Event:
     """Build an event stamped with the current wall-clock time."""
     fields["type"] = type_

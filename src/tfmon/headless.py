@@ -12,60 +12,16 @@ import threading
 import time
 from typing import TextIO
 
-from tfmon import events
+from tfmon import describe, events
 from tfmon.events import Event
 from tfmon.placement.digest import FallbackDigest
 from tfmon.signals import StopSignals
-from tfmon.ui.format import number
-from tfmon.verdict.view import verdict_lines
 
 # Fallbacks come in bursts while TF traces and places a graph: one summary per burst,
 # printed once none came for this long, or before the next epoch / fit / run line.
 FALLBACKS_QUIET = 1.5
 _AFTER_FALLBACKS = (events.EPOCH_END, events.FIT_END, events.RUN_END)
 PREFIX = "tfmon: "
-
-
-def format_event(e: Event) -> str | None:
-    """The line headless mode prints for an event, or None for most events."""
-    kind = e["type"]
-    if kind == events.RUN_START:
-        return f"tfmon: running {e.get('script')} · run dir {e.get('run_dir')}"
-    if kind == events.FIT_START and e.get("loop") == "custom":
-        return "tfmon: custom training loop started (tfmon.step)"
-    if kind == events.FIT_START:
-        return f"tfmon: fit {e.get('fit')}: {e.get('epochs')} epochs, {e.get('steps') or '?'} steps per epoch"
-    if kind == events.EPOCH_END:
-        metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
-        cut = f"  {e['ended_at']}" if e.get("ended_at") else ""
-        return f"epoch {e['epoch']}  {metrics}  ({e.get('seconds', 0):.1f}s){cut}"
-    if kind == events.FIT_END:
-        error = f" ({e['error']})" if e.get("error") else ""
-        return f"tfmon: fit {e.get('fit')} ended after {e.get('epochs_done')} epochs: {e.get('reason')}{error}"
-    if kind == events.EVALUATE_END:
-        metrics = "  ".join(f"{k} {number(v)}" for k, v in e.get("metrics", {}).items())
-        return f"evaluate  {metrics}"
-    if kind == events.PREDICT_END:
-        return f"tfmon: {events.predict_text(e)}"
-    if kind == events.CHECKPOINT:
-        note = f" ({e['note']})" if e.get("note") else ""  # weights only: why
-        return f"tfmon: {events.checkpoint_text(e)}{note}"
-    if kind == events.PAUSED:
-        return f"tfmon: paused at epoch {e.get('epoch')}, step {e.get('step')}"
-    if kind == events.RESUMED:
-        return f"tfmon: resumed after {e.get('seconds', 0):.1f}s"
-    if kind in ("tf_warning", "memory_warning"):
-        # Fallbacks are summarised by the Printer (placement.digest), not one line per node.
-        text = e.get("message") or e.get("reason") or ""
-        advice = e.get("advice")
-        return f"tfmon: warning: {text}" + (f" → {advice}" if advice else "")
-    if kind == events.VERDICT:
-        return "\n".join(verdict_lines(e))
-    if kind == events.HANGUP:
-        return "tfmon: terminal hung up; training goes on headless"
-    if kind == events.RUN_END:
-        return f"tfmon: {e.get('state')} (exit {e.get('exit_code')})"
-    return None
 
 
 class Printer:
@@ -101,7 +57,7 @@ class Printer:
                     # tfmon's own trouble (a full disk, no control channel): on stderr.
                     self._err.write(f"tfmon: {e['severity']}: {e.get('text')}\n")
                     continue
-                line = format_event(e)
+                line = describe.headless_line(e)
                 if line is not None:
                     if e["type"] in _AFTER_FALLBACKS:
                         lines += digest.take_lines()  # the fallbacks so far come before it

@@ -43,7 +43,7 @@ CURVE_POINTS = BATCH_HISTORY
 MEMORY_KEEP = HISTORY_LEN
 LOG_KEEP = LOG_HISTORY
 _TYPE = b'"type":"'
-_HOT = (b"batch", b"scalar", b"memory", b"log", b"heartbeat")
+_HOT = tuple(t.encode() for t in (events.BATCH, events.SCALAR, events.MEMORY, events.LOG, events.HEARTBEAT))
 _MARKS = frozenset(m.encode() for m in MARKS)
 _SERIES = re.compile(rb'"(?:name|run)":"((?:[^"\\]|\\.)*)"')
 
@@ -180,4 +180,4 @@ def _eager_sum(lines: Counter[bytes], first: dict[bytes, bytes]) -> Event:
         for op, count in (e.get("eager") or {}).items():
             if isinstance(count, (int, float)):
                 total[op] += count * n
-    return {"nodes": [], "eager": dict(total), "type": "placement", "t": t}
+    return {"nodes": [], "eager": dict(total), "type": events.PLACEMENT, "t": t}

@@ -16,7 +16,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from tfmon import events, supervisor
+from tfmon import describe, events, supervisor
 from tfmon.signals import StopSignals
 from tfmon.ui.app import TfmonApp
 from tfmon.ui.driver import TerminalOutput, driver_for_terminal
@@ -136,7 +136,7 @@ def _wait_for_job(run, executor: ThreadPoolExecutor, source, terminal: TerminalO
             waiter.join(0.2)
             for e in source.drain():  # keeps memory flat over hours of headless training
                 if e["type"] == events.CHECKPOINT:
-                    terminal.write_line(f"tfmon: {events.checkpoint_text(e)}")
+                    terminal.write_line(f"tfmon: {describe.checkpoint(e)}")
     except KeyboardInterrupt:
         run.interrupt_job()
         waiter.join(10)

@@ -11,7 +11,7 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tfmon import events
+from tfmon import describe, events
 from tfmon.events import Event
 from tfmon.memory.state import MemoryState
 from tfmon.placement.state import PlacementState
@@ -365,7 +365,7 @@ class LogState:
             self._add(line, e.get("partial"))
         elif kind == events.NOTICE:
             self.notices.append((e.get("severity", "information"), e.get("text", "")))
-        elif kind in ("tf_warning", "memory_warning"):
+        elif kind in (events.TF_WARNING, events.MEMORY_WARNING):
             # Known TF warnings (with advice) and memory warnings: a toast and a log line.
             severity = e.get("severity", "warning")
             if severity == "info":
@@ -375,16 +375,14 @@ class LogState:
             self.notices.append(("error" if severity == "error" else "warning", text))
             self._add(LogLine("tfmon", f"warning: {text}", "warning"))
         elif kind == events.CHECKPOINT:
-            text = events.checkpoint_text(e)
+            text = describe.checkpoint(e, note=True)
             if e.get("ok"):
-                if e.get("note"):
-                    text += f" ({e['note']})"
                 self.notices.append(("information", text))
             else:
                 self.notices.append(("error", text))
             self._add(LogLine("tfmon", text))
         elif kind == events.PREDICT_END:
-            self._add(LogLine("tfmon", events.predict_text(e)))
+            self._add(LogLine("tfmon", describe.predict(e)))
         else:
             return
         self.version += 1

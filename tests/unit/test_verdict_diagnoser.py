@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tfmon import events
 from tfmon.bus import EventBus
-from tfmon.headless import format_event
+from tfmon.describe import headless_line as format_event
 from tfmon.state import RunState
 from tfmon.verdict.diagnoser import Diagnoser
 

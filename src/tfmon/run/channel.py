@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from tfmon import events
+from tfmon import describe, events
 from tfmon.events import Event
 
 SOCKET_NAME = "control.sock"
@@ -96,7 +96,7 @@ class _RunView:
         if kind in (events.PAUSED, events.RESUMED, events.CHECKPOINT, events.FIT_END, events.RUN_END, events.HANGUP):
             self.counts[kind] = self.counts.get(kind, 0) + 1
             self.last[kind] = e
-        if kind in (events.BATCH, events.LOG, "placement", "memory"):
+        if kind in (events.BATCH, events.LOG, events.PLACEMENT, events.MEMORY):
             # Hot events: only the position matters here.
             if kind == events.BATCH:
                 self.info.epoch = e.get("epoch", self.info.epoch)
@@ -294,7 +294,7 @@ class ControlChannel:
         control.ask(action, source="ctl")
         done_event = self._wait_for(action, mark, wait) if wait > 0 else None
         reply: dict[str, Any] = {"ok": True, "action": action, "done": done_event is not None}
-        reply["message"] = _describe(action, done_event)
+        reply["message"] = describe.ctl_message(action, done_event)
         idle = self._view.info.between_fits()
         if idle and done_event is None and action in ("pause", "checkpoint"):
             reply["message"] += f" ({idle}: it waits for the next batch of one, if the script starts one)"
@@ -354,23 +354,6 @@ class ControlChannel:
             "started": info.started,
         }
         return out
-
-
-def _describe(action: str, e: Event | None) -> str:
-    if e is None:
-        return f"{action} requested: served at the next batch boundary"
-    kind = e["type"]
-    if kind == events.PAUSED:
-        return f"paused at epoch {e.get('epoch')}, step {e.get('step')}"
-    if kind == events.RESUMED:
-        return f"resumed after {e.get('seconds', 0):.1f}s paused"
-    if kind == events.CHECKPOINT:
-        return events.checkpoint_text(e)
-    if kind == events.FIT_END:
-        return f"fit stopped after {e.get('epochs_done')} epoch(s): the script goes on"
-    if kind == events.RUN_END:
-        return f"the run ended ({e.get('state')}, exit {e.get('exit_code')})"
-    return action
 
 
 def _read_request(conn: socket.socket, deadline: float) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from tfmon.state import RunState
-from tfmon.ui.format import duration, rate
+from tfmon.describe import duration, rate
 
 MIN_VERDICT_CELLS = 24  # below this, a cut verdict says too little: dropped
 STATE_STYLE = {

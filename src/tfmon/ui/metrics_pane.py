@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from textual_plotext import PlotextPlot
 
 from tfmon.state import MetricsState
-from tfmon.ui.format import duration, number
+from tfmon.describe import duration, number
 
 
 def thin(points: list, limit: int) -> list:
