@@ -72,7 +72,7 @@ async def test_replay_with_every_malformed_variant_skips_them_counted_and_shows_
         assert app.is_running
         header = str(app.query_one("#header").render())
         assert "finished (exit 0)" in header and "epoch 3/3" in header  # the rest is all there
-        log = "\n".join(text for _, text, _ in app.state.log.lines)
+        log = "\n".join(line.text for line in app.state.log.lines)
         assert f"{len(MALFORMED)} malformed or unknown events skipped" in log, log[-500:]
         assert app.state.skipped == 0  # the reader caught them all before the state saw them
     assert app.return_code in (None, 0)
