@@ -351,10 +351,14 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def eager_once(variant: str, steps: int, work: Path, i: int) -> float:
+def eager_once(variant: str, steps: int, work: Path, i: int, before_src: Path | None = None) -> dict:
+    """One fresh process: the loop's time (inside the script), the process's CPU time,
+    and under tfmon the CPU time of its fd reader threads (what parses the lines)."""
     script = ROOT / "benchmarks/scripts/eager_tape.py"
     out = work / f"eager-{variant}-{i}.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    threads = work / f"eager-{variant}-{i}.threads.json"
+    src = before_src if variant == "tfmon-before" else ROOT / "src"
+    env = dict(os.environ, PYTHONPATH=str(src), TFMON_BENCH_OUT=str(threads))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     args = [str(script), str(steps), str(out)]
     if variant == "plain":
@@ -364,25 +368,43 @@ def eager_once(variant: str, steps: int, work: Path, i: int) -> float:
         cmd = [sys.executable, "-c", TF_LOGGING, *args]
     else:
         extra = ["--raw-log"] if variant == "tfmon-raw-log" else []
-        cmd = [sys.executable, "-m", "tfmon", "--headless", *extra, "--run-dir", str(work / f"run-{variant}-{i}"), *args]
+        cmd = [sys.executable, str(ROOT / "benchmarks/tfmon_launch.py"), "--headless", *extra,
+               "--run-dir", str(work / f"run-{variant}-{i}"), *args]
     with open(os.devnull, "w") as null:
-        subprocess.run(cmd, stdout=null, stderr=null, env=env, check=True, timeout=900)
-    return json.loads(out.read_text())["loop_s"]
+        proc = subprocess.Popen(cmd, stdout=null, stderr=null, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"eager {variant}: exit {os.waitstatus_to_exitcode(status)}")
+    result = {"loop_s": json.loads(out.read_text())["loop_s"], "cpu_s": usage.ru_utime + usage.ru_stime}
+    if threads.exists():
+        record = json.loads(threads.read_text())["threads"]
+        result["readers_cpu_s"] = sum(t["cpu_s"] or 0 for t in record if t["name"] in ("tfmon-fd1", "tfmon-fd2"))
+        result["tfmon_cpu_s"] = sum(t["cpu_s"] or 0 for t in record if not t["main"] and not t["job"])
+    return result
 
 
 def section_eager(args, work: Path) -> None:
     variants = ["plain", "tf-logging", "tfmon-headless", "tfmon-raw-log"]
-    times = {v: [] for v in variants}
+    if args.before_src:
+        variants.append("tfmon-before")
+    runs = {v: [] for v in variants}
     for r in range(args.repeats):
         for v in variants[r % len(variants):] + variants[: r % len(variants)]:
-            times[v].append(eager_once(v, args.eager_steps, work, r))
-    med = {v: statistics.median(ts) for v, ts in times.items()}
-    print(f"\n## eager GradientTape loop, {args.eager_steps} steps (~16 ops each), median of {args.repeats}")
-    print("| variant | loop s | x plain | x tf-logging |")
-    print("|---|---:|---:|---:|")
+            runs[v].append(eager_once(v, args.eager_steps, work, r, args.before_src))
+    med = {v: {k: statistics.median(x[k] for x in rs) for k in rs[0]} for v, rs in runs.items()}
+    lines = args.eager_steps * 16
+    print(f"\n## eager GradientTape loop, {args.eager_steps} steps ({lines:,} eager lines), median of {args.repeats}")
+    print("| variant | loop s | x plain | x tf-logging | process CPU s | x tf-logging | tfmon threads CPU s | fd readers CPU s | µs per line |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for v in variants:
-        print(f"| {v} | {med[v]:.2f} | {med[v] / med['plain']:.3f} | {med[v] / med['tf-logging']:.3f} |")
-    print("runs: " + "; ".join(f"{v} " + " ".join(f"{t:.2f}" for t in ts) for v, ts in times.items()))
+        m = med[v]
+        readers = m.get("readers_cpu_s")
+        extra = (f"{m['tfmon_cpu_s']:.2f} | {readers:.2f} | {readers / lines * 1e6:.1f}"
+                 if readers is not None else "- | - | -")
+        print(f"| {v} | {m['loop_s']:.2f} | {m['loop_s'] / med['plain']['loop_s']:.3f} | "
+              f"{m['loop_s'] / med['tf-logging']['loop_s']:.3f} | {m['cpu_s']:.2f} | "
+              f"{m['cpu_s'] / med['tf-logging']['cpu_s']:.3f} | {extra} |")
+    print("loop s per run: " + "; ".join(f"{v} " + " ".join(f"{x['loop_s']:.2f}" for x in rs) for v, rs in runs.items()))
 
 
 def main() -> None:
@@ -395,6 +417,7 @@ def main() -> None:
     p.add_argument("--eager-lines", type=float, default=120.0, help="eager lines per simulated second for output.log")
     p.add_argument("--eager-steps", type=int, default=3000)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--before-src", type=Path, help="also run tfmon from this src/ (an older checkout): variant tfmon-before")
     p.add_argument("--out", type=Path, help="keep the run dir here (default: a temporary folder)")
     args = p.parse_args()
     if args.quick:
