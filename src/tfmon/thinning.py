@@ -16,7 +16,9 @@ event; only ``events.jsonl`` is thinned.
 - ``log`` lines: a token bucket (``LOG_BURST`` lines, then ``LOG_RATE`` per
   second); a line over it is counted, and the count written as one ``log``
   line (stream ``tfmon``) at most once a minute, before every mark and at the
-  end. output.log keeps them all.
+  end. output.log keeps them all. A ``log`` event with ``partial`` true (a line
+  still being redrawn, such as a progress bar) is held back like a batch event,
+  the newest per stream, and dropped once the finished line comes.
 - ``heartbeat``: all of them in the first hour; then only when nothing else was
   written for ``HEARTBEAT_GAP`` s (liveness needs *an* event at most 10 s old,
   not this one: most lines of a week's file would otherwise be heartbeats).
@@ -105,7 +107,14 @@ class Thinner:
                 out.append(self._placement([], t))
             else:
                 self.dropped[kind] += 1
+        elif kind == events.LOG and e.get("partial"):
+            # A line still being redrawn (a progress bar): only the newest matters.
+            series = ("log", e.get("stream"))
+            if series in self._held:
+                self.dropped[kind] += 1
+            self._held[series] = e
         elif kind == events.LOG:
+            self._held.pop(("log", e.get("stream")), None)  # the finished line replaces it
             self._refill(t)
             if self._tokens >= 1.0:
                 self._tokens -= 1.0

@@ -78,3 +78,15 @@ def test_heartbeats_after_the_first_hour_only_when_nothing_else_was_written():
     assert kept and all(b - a <= thinning.HEARTBEAT_GAP for a, b in zip(kept, kept[1:])) and len(kept) <= 11
     thinner.add({"type": "epoch_end", "epoch": 1, "metrics": {}, "t": 4041.0})
     assert thinner.add({"type": "heartbeat", "pid": 1, "t": 4042.0}) == []
+
+
+def test_a_line_being_redrawn_is_written_once_finished_or_at_a_mark():
+    thinner = Thinner()
+    out = []
+    for i in range(100):  # a progress bar redrawn with \r: partial updates of one line
+        out += thinner.add({"type": "log", "stream": "stdout", "text": f"{i}%", "partial": True, "t": 1.0 + i / 100})
+    out += thinner.add({"type": "log", "stream": "stdout", "text": "100% done", "t": 3.0})
+    out += thinner.add({"type": "log", "stream": "stdout", "text": "5%", "partial": True, "t": 4.0})
+    out += thinner.add({"type": "log", "stream": "stdout", "text": "7%", "partial": True, "t": 4.5})
+    out += thinner.add({"type": "epoch_end", "epoch": 1, "metrics": {}, "t": 5.0})
+    assert [(e["type"], e.get("text")) for e in out] == [("log", "100% done"), ("log", "7%"), ("epoch_end", None)]
