@@ -73,7 +73,10 @@ def _mark(cls, name: str, label: str, after: bool = False) -> None:
 
 
 def _patch_tfmon() -> None:
-    from tfmon.run.session import LiveRun
+    try:
+        from tfmon.run.session import LiveRun
+    except ImportError:  # an older tfmon tree (--before-src in longrun.py, print_flood.py)
+        from tfmon.probes.session import LiveRun
 
     run_job = LiveRun.run_job
 
@@ -261,7 +264,9 @@ def main() -> int:
     atexit.register(_write)
     from tfmon.cli import main as tfmon_main
 
-    return tfmon_main(sys.argv[1:], supervised=os.environ.get("TFMON_BENCH_SUPERVISED") == "1")
+    if os.environ.get("TFMON_BENCH_SUPERVISED") == "1":
+        return tfmon_main(sys.argv[1:], supervised=True)
+    return tfmon_main(sys.argv[1:])  # unsupervised: also an older tfmon tree, whose main() has no flag
 
 
 if __name__ == "__main__":
