@@ -125,20 +125,15 @@ def run_headless(run) -> int:
         except (OSError, ValueError):
             printer.lost = True
 
-    def on_sighup(signum, frame):
-        # A headless run started in an SSH session must outlive the link too:
-        # checkpoint at the next batch and go on writing to the run directory.
-        printer.lost = True
-        run.hang_up("SIGHUP")
-
     signals = StopSignals(run, interrupt=interrupt, on_first=on_first)
     signals.install()
-    previous_hup = signal.signal(signal.SIGHUP, on_sighup)
+    # A headless run started in an SSH session must outlive the link too.
+    restore_sighup = run.catch_sighup(then=lambda reason: setattr(printer, "lost", True))
     try:
         code = run.run_job()
     finally:
         signals.restore()
-        signal.signal(signal.SIGHUP, previous_hup)
+        restore_sighup()
         printer.stop()  # up to run_end, while the script's stdout still passes through
         run.finish(park_fds=True)
         printer.after_finish()  # what finish itself reported (a full disk, say)

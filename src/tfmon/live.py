@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from tfmon import describe, events, supervisor
+from tfmon.run.streams import detach_std_streams
 from tfmon.signals import StopSignals
 from tfmon.ui.app import TfmonApp
 from tfmon.ui.driver import TerminalOutput, driver_for_terminal
@@ -36,9 +36,6 @@ class Hangup:
     @property
     def happened(self) -> bool:
         return self.reason is not None
-
-    def on_signal(self, signum, frame) -> None:
-        self.trigger(signal.Signals(signum).name)
 
     def trigger(self, reason: str) -> None:
         """From a signal handler, the writer thread or the input thread: must not block."""
@@ -60,8 +57,7 @@ def run_with_ui(run, mouse: bool = True) -> int:
     driver_class = driver_for_terminal(terminal, on_lost=hangup.trigger)
     hangup.driver_class = driver_class
     app = TfmonApp(source, job=run, driver_class=driver_class)
-    # Python's default for SIGHUP ends the process: the training with it.
-    previous = signal.signal(signal.SIGHUP, hangup.on_signal)
+    restore_sighup = run.catch_sighup(then=hangup.trigger)
     # Our own loop and executor: asyncio.run() (app.run's default) would, on
     # leaving, wait for the job's thread before returning, silently, with the
     # source's events piling up unread.
@@ -102,9 +98,7 @@ def run_with_ui(run, mouse: bool = True) -> int:
     result = run.result
     exit_code = result.exit_code if result is not None else (code or 1)
     if hangup.happened:
-        # fds 0-2 are the dead terminal again: a write at exit would fail (and
-        # make Python exit 120). Nobody is there to read it.
-        _detach_std_streams()
+        detach_std_streams()  # fds 0-2 are the dead terminal again
     else:
         kept = "not kept: nothing was trained" if run.run_dir_removed else run.run_dir
         terminal.write_line(f"tfmon: {run.script.name} exited {exit_code} · run dir {kept}")
@@ -117,7 +111,7 @@ def run_with_ui(run, mouse: bool = True) -> int:
             sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
     terminal.close()
     if not hangup.happened:  # after a hang-up, another SIGHUP must not kill the exit
-        signal.signal(signal.SIGHUP, previous)
+        restore_sighup()
     return exit_code
 
 
@@ -140,18 +134,3 @@ def _wait_for_job(run, executor: ThreadPoolExecutor, source, terminal: TerminalO
     except KeyboardInterrupt:
         run.interrupt_job()
         waiter.join(10)
-
-
-def _detach_std_streams() -> None:
-    # After finish(park_fds=True) sys.stdout and sys.stderr are on their own
-    # descriptors of the terminal: those are the dead terminal too.
-    fds = {0, 1, 2}
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            fds.add(stream.fileno())
-        except (AttributeError, OSError, ValueError):
-            pass
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in fds:
-        os.dup2(null, fd)
-    os.close(null)

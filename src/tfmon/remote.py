@@ -229,10 +229,9 @@ def _run_view(source, mouse: bool) -> bool:
     finally:
         terminal.close()
     if terminal.lost is not None:
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.close(null)
+        from tfmon.run.streams import detach_std_streams
+
+        detach_std_streams()
         return False
     signal.signal(signal.SIGHUP, previous)
     return True

@@ -55,7 +55,6 @@ class StopSignals:
             # No training loop to stop at a batch boundary: interrupt the script now.
             self._interrupt()
         else:
-            run.control.ask("checkpoint", source="signal")
-            run.control.ask("stop", source="signal")
+            run.stop_with_checkpoint(source="signal")
         if self._on_first is not None:
             self._on_first(signum)

@@ -14,10 +14,12 @@ import ctypes
 import os
 import platform
 import shutil
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from tfmon import __version__, events, supervisor
@@ -306,6 +308,24 @@ class LiveRun:
             channel=str(channel.path) if channel is not None else None,
         )
         return True
+
+    def catch_sighup(self, then: Callable[[str], None] | None = None) -> Callable[[], None]:
+        """Python's default for SIGHUP ends the process, the training with it: a run
+        outlives its terminal instead (``hang_up``), after ``then(reason)`` has let the
+        front end stop writing to it. Returns what puts the previous handler back."""
+
+        def on_sighup(signum, frame) -> None:
+            if then is not None:
+                then("SIGHUP")
+            self.hang_up("SIGHUP")
+
+        previous = signal.signal(signal.SIGHUP, on_sighup)
+        return lambda: signal.signal(signal.SIGHUP, previous)
+
+    def stop_with_checkpoint(self, source: str) -> None:
+        """Checkpoint, then stop, both at the next batch boundary (Ctrl+C or a signal once)."""
+        self.control.ask("checkpoint", source=source)
+        self.control.ask("stop", source=source)
 
     # -- control from the UI
     def interrupt_job(self) -> bool:
