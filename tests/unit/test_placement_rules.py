@@ -250,3 +250,16 @@ def test_the_metal_remark_is_made_only_for_metal():
     assert "Metal" not in cuda["advice"]
     metal = rules.classify("Softmax", fake, "s", "scores", backend="Metal")
     assert "tensorflow-metal does not implement it" in metal["advice"]
+
+
+def test_an_optimizer_or_the_loss_is_named_as_such_not_as_a_layer_to_change():
+    # Seen on the simulated GPU: "Change layer 'adam' to one whose ops have GPU kernels".
+    fake = static_registry({"Sub": {"CPU": ["float32"], "DEFAULT": ["int32"]}, "DivNoNan": ["CPU"]})
+    opt = rules.classify("Sub", fake, "StatefulPartitionedCall/adam/Sub_1", "adam", "SIMGPU", phase="optimizer")
+    assert "layer 'adam'" not in opt["advice"]
+    assert "in this build. The optimizer 'adam' updates the weights with it" in opt["advice"]
+    assert "tf.data" not in opt["advice"]
+    loss = rules.classify("DivNoNan", fake, "compile_loss/x/DivNoNan", "loss", "SIMGPU", phase="forward")
+    assert "Change the loss function to one whose ops have GPU kernels" in loss["advice"]
+    layer = rules.classify("DivNoNan", fake, "sequential/dense/DivNoNan", "dense", "SIMGPU", phase="forward")
+    assert "Change layer 'dense'" in layer["advice"]

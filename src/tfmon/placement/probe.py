@@ -231,5 +231,5 @@ class PlacementProbe:
             "eager": eager,
             "weight": rules.op_weight(op),
         }
-        fields.update(rules.classify(op, self._registry, name, layer, self._devices.get("backend")))
+        fields.update(rules.classify(op, self._registry, name, layer, self._devices.get("backend"), phase))
         return fields

@@ -21,6 +21,8 @@ import sys
 import threading
 from typing import Callable, Collection, Mapping, Optional
 
+from tfmon.placement.layers import LOSS_LAYER, OPTIMIZER
+
 #: op_type -> {device_type: set of dtype names its kernels accept (empty: any)},
 #: or None when the registry cannot answer (TensorFlow not imported, replay).
 KernelRegistry = Callable[[str], Optional[Mapping[str, Collection[str]]]]
@@ -188,14 +190,16 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 
 
 def classify(
-    op: str, registry: KernelRegistry | None, node: str, layer: str | None, backend: str | None = None
+    op: str, registry: KernelRegistry | None, node: str, layer: str | None, backend: str | None = None,
+    phase: str | None = None,
 ) -> dict:
     """``reason_code``, ``reason``, ``advice`` (and ``gpu_dtypes``) for one fallback.
 
     ``backend`` (``Metal``, ``CUDA``, a plugin's device name) only adds the
-    Metal-specific remark where the GPU is Metal.
+    Metal-specific remark where the GPU is Metal. ``phase`` tells an optimizer's
+    update (``layer`` is then the optimizer's scope, not a layer) from a layer's op.
     """
-    where = f"layer '{layer}'" if layer else f"the code that creates '{node}'"
+    where = _where(node, layer, phase)
     kernels = None
     if registry is not None:
         try:
@@ -223,14 +227,21 @@ def classify(
                 f"arithmetic), not a floating-point type: a float {op} has no GPU kernel"
             )
         gap = " (with Metal: tensorflow-metal does not implement it)" if backend == "Metal" else ""
+        if phase == OPTIMIZER and layer:
+            # An optimizer's update cannot move into tf.data, nor be swapped for a layer.
+            change = (
+                f"The optimizer '{layer}' updates the weights with it, so every step copies them to the CPU and "
+                "back: compare another optimizer's step time (SGD, or Adam with other options)."
+            )
+        else:
+            change = (
+                f"Change {where} to one whose ops have GPU kernels, or move this work into "
+                "the tf.data pipeline; otherwise every step copies tensors to the CPU and back."
+            )
         return {
             "reason_code": NO_GPU_KERNEL,
             "reason": reason,
-            "advice": (
-                f"{op} cannot run on the GPU in this build{gap}. "
-                f"Change {where} to one whose ops have GPU kernels, or move this work into "
-                "the tf.data pipeline; otherwise every step copies tensors to the CPU and back."
-            ),
+            "advice": f"{op} cannot run on the GPU in this build{gap}. {change}",
             "gpu_dtypes": sorted(dtypes or ()),
         }
     missing = [f for f in FLOAT_DTYPES if dtypes and f not in dtypes]
@@ -256,6 +267,17 @@ def classify(
         ),
         "gpu_dtypes": sorted(dtypes),
     }
+
+
+def _where(node: str, layer: str | None, phase: str | None) -> str:
+    """What the advice names: the optimizer, the loss, a layer, or the node's code."""
+    if not layer:
+        return f"the code that creates '{node}'"
+    if phase == OPTIMIZER:
+        return f"the optimizer '{layer}'"
+    if layer == LOSS_LAYER:
+        return "the loss function"
+    return f"layer '{layer}'"
 
 
 def _listed(items, last: str = "and") -> str:
