@@ -85,11 +85,14 @@ def run_with_ui(run, mouse: bool = True) -> int:
             after = ", after the checkpoint" if app.quitting == "checkpoint" else ""
             terminal.write_line(f"tfmon: quit: {run.script.name} is interrupted at its next batch{after} "
                                 "(Ctrl+C: now)")
-        elif run.result is None:
+        elif run.result is None or run.stop_signal:
             # The terminal hung up, a signal stopped the run (fit stops at the next batch,
             # what follows fit still runs), or the script is being interrupted: wait for it.
-            why = f"{supervisor.signal_name(run.stop_signal)}: stopping with a checkpoint; " if run.stop_signal else ""
-            terminal.write_line(f"tfmon: {why}waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
+            # A signal is said even when the script ended while the app was closing.
+            why = [f"{supervisor.signal_name(run.stop_signal)}: stopping with a checkpoint"] if run.stop_signal else []
+            if run.result is None:
+                why.append(f"waiting for {run.script.name} to finish (Ctrl+C interrupts it)")
+            terminal.write_line("tfmon: " + "; ".join(why))
         _wait_for_job(run, executor, source, terminal)
     finally:
         run.finish(park_fds=True)
