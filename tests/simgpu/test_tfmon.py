@@ -172,12 +172,9 @@ def test_doctor_sees_the_device_and_the_library_that_provided_it(simgpu_env, sim
     assert "no GPU kernel is registered for Conv2D" in conv["message"]  # the registry, read in the probe
 
 
-# A known open defect, not a flaky test: about one run in three (fresh-clone CI run on 4256e63, and
-# 1 of 2 then 1 of 3 reruns here), the live app's by-layer table keeps every column at its label's
-# width (Layer 5 cells, so `dense_1` reads `dense`); replaying the same recording in the app never
-# does. update_cell(update_width=True) did not cure it. Kept running (non-strict) so it shows as
-# XPASS/XFAIL in every run until fixed: docs/dev-notes/stop-19.md, lead's section.
-@pytest.mark.xfail(strict=False, reason="known open defect: live by-layer table columns sometimes stay at label width")
+# About one run in three this failed (by-layer columns at their labels' width: `dense_1` read
+# `dense`): a repaint before DataTable measured its new rows stuck (tfmon.ui.tables; the
+# deterministic test is tests/ui/test_placement_pane.py::test_a_repaint_before_...).
 def test_the_real_app_shows_the_gpu_views(simgpu_env, tmp_path):
     argv = [sys.executable, "-m", "tfmon", "--run-dir", str(tmp_path / "run"), MLP, str(tmp_path / "h.json")]
     proc = PtyProcess(argv, env=simgpu_env(TERM="xterm-256color"), cwd=tmp_path, cols=160, rows=50)

@@ -100,3 +100,25 @@ async def test_the_table_keeps_the_newest_epochs_of_a_long_run():
         shown = [int(table.get_row_at(i)[1]) for i in range(table.row_count)]
         assert shown == list(range(451 - MetricsPane.TABLE_ROWS, 451))
         assert table.cursor_row == table.row_count - 1
+
+
+@pytest.mark.asyncio
+async def test_an_epoch_row_painted_before_the_table_measured_it_is_painted_again():
+    """The epochs table has the placement table's trap (tfmon.ui.tables): a repaint
+    between a new row and the table's idle kept the columns at their labels' width."""
+    from textual.widgets import DataTable
+
+    state = RunState()
+    state.apply_all(read_events(RUN))
+    app = CurveApp()
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = app.query_one(MetricsPane)
+        table = app.query_one("#epochs", DataTable)
+        pane.update_from(state.metrics)
+        painted = "".join(seg.text for seg in table.render_line(1))
+        await pilot.pause()
+        await pilot.pause()
+        again = "".join(seg.text for seg in table.render_line(1))
+        cells = [str(c) for c in table.get_row_at(0)]
+        assert any(c not in painted for c in cells), painted  # the trap was there (time: "00:0")
+        assert all(c in again for c in cells), again

@@ -12,6 +12,7 @@ from textual_plotext import PlotextPlot
 
 from tfmon.state import MetricsState
 from tfmon.describe import duration, number
+from tfmon.ui.tables import repaint_when_measured
 
 
 def thin(points: list, limit: int) -> list:
@@ -148,6 +149,7 @@ class MetricsPane(Vertical):
         self._first = first
         if total > self._rows_shown:
             table.move_cursor(row=table.row_count - 1)
+            repaint_when_measured(table)
         self._rows_shown = total
         if metrics.scalars:
             self._update_scalars(metrics)
@@ -163,3 +165,4 @@ class MetricsPane(Vertical):
                 table.update_cell(key, "latest", number(value))
             else:
                 table.add_row(name, run, str(step), number(value), key=key)
+        repaint_when_measured(table)

@@ -28,6 +28,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tfmon.placement.rules import is_compute, op_weight
 from tfmon.placement.state import LayerRow, OpRow, PlacementState, format_devices
+from tfmon.ui.tables import repaint_when_measured
 
 OP_COLUMNS = (("op", "Op"), ("device", "Device"), ("nodes", "Nodes"), ("eager", "Eager"),
               ("fallbacks", "Fallbacks"), ("layers", "Layers"))
@@ -203,6 +204,7 @@ class PlacementPane(Widget):
             reorder = True
         if reorder:
             self._sort(table)
+            repaint_when_measured(table)
         self._update_status(state)
 
     def _visible(self, row: OpRow | LayerRow) -> bool:
