@@ -64,7 +64,7 @@ async def test_failure_shows_the_traceback_in_the_log_pane(tmp_path, scripts):
             await pilot.pause(0.3)
             assert app.state.info.state == "failed"
             assert app.current == "log"  # the app switched to the traceback
-            log_text = "\n".join(str(line.text) for line in app.query_one("#pane-log-body").lines)
+            log_text = "\n".join(str(line.text) for line in app.query_one("#pane-log-body").row_strips())
             assert "RuntimeError: boom in epoch 2" in log_text
             assert "failed (exit 1)" in str(app.query_one("#header").render())
         assert run.result.exit_code == 1

@@ -24,7 +24,7 @@ CHECKPOINT = {"type": "checkpoint", "t": 0.0, "ok": True, "path": "/r/ckpt.keras
 
 
 def rows(pane: LogPane) -> list[str]:
-    return [strip.text.rstrip() for strip in pane.lines]
+    return [strip.text.rstrip() for strip in pane.row_strips()]
 
 
 async def feed(pilot, pane: LogPane, state: LogState, *events: dict) -> None:
@@ -79,6 +79,46 @@ async def test_keras_colours_are_drawn_and_measured_as_their_visible_text():
         plain = "4/4 ━━━━━━━━━━━━━━━━━━━━ 0s 10ms/step - loss: 1.5306"
         await feed(pilot, pane, state, log(plain, ansi=KERAS_BAR), log("multi\nline warning", "warning"))
         assert rows(pane) == ["  " + plain, "⚠ multi", "line warning"]
-        assert pane.lines[0].cell_length == len("  " + plain)
-        assert "\x1b" not in "".join(segment.text for segment in pane.lines[0])
-        assert any(segment.style and segment.style.color and segment.style.color.number == 2 for segment in pane.lines[0])
+        assert pane.row_strips()[0].cell_length == len("  " + plain)
+        assert "\x1b" not in "".join(segment.text for segment in pane.row_strips()[0])
+        assert any(segment.style and segment.style.color and segment.style.color.number == 2 for segment in pane.row_strips()[0])
+
+
+def shown(pane: LogPane) -> list[str]:
+    """The rows on screen now."""
+    return [pane.render_line(y).text.rstrip() for y in range(pane.scrollable_content_region.height)]
+
+
+async def test_a_long_history_is_drawn_from_the_state_follows_the_end_and_stays_where_the_user_scrolled():
+    """Issue 15: a week's log is thousands of lines. The pane renders the rows on screen
+    only (a RichLog held a rendered Strip with its caches for every line); it follows new
+    lines while at the end, and stays put while the user reads further up."""
+    app = PaneApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        pane, state = app.query_one(LogPane), LogState()
+        await feed(pilot, pane, state, *(log(f"line {i}") for i in range(3000)))
+        await pilot.pause()
+        assert shown(pane)[-1] == "  line 2999"
+        assert len(pane._rendered.keys()) <= 2 * pane.size.height  # not one per line
+        pane.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        await feed(pilot, pane, state, log("line 3000"), log("line 3001"))
+        await pilot.pause()
+        assert shown(pane)[0] == "  line 0"  # the user's place is kept
+        pane.focus()
+        await pilot.press("end")
+        await feed(pilot, pane, state, log("line 3002"))
+        await pilot.pause()
+        assert shown(pane)[-1] == "  line 3002"  # at the end again: it follows
+
+
+async def test_lines_the_history_drops_leave_the_rows_in_step():
+    app = PaneApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane, state = app.query_one(LogPane), LogState(maxlen=50)
+        await feed(pilot, pane, state, *(log(f"a{i}") for i in range(40)))
+        await feed(pilot, pane, state, log("two\nrows", "warning"), *(log(f"b{i}") for i in range(30)))
+        got = rows(pane)
+        assert len(got) == 51 and got[0] == "  a21" and got[19:21] == ["⚠ two", "rows"] and got[-1] == "  b29"
+        await pilot.pause()
+        assert shown(pane)[-1] == "  b29"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.geometry import Size
-from textual.widgets import RichLog
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tfmon.state import LogLine, LogState
 
@@ -43,46 +47,86 @@ def log_line(stream: str, text: str, level: str | None, ansi: str | None = None)
     return line
 
 
-class LogPane(RichLog):
-    """A RichLog that also redraws a line in place (a progress bar) instead of adding one."""
+class LogPane(ScrollView, can_focus=True):
+    """The LogState's lines, drawn straight from it: only the rows on screen are
+    rendered, when they are painted. A week-long run keeps thousands of lines;
+    a RichLog would hold a rendered Strip (with its caches, 10-20 KB) for each and
+    render every one of them up front (a long run's replay: 1176 lines, 0.9 s). A
+    line still being written (a progress bar) is redrawn in place; a line wider
+    than the pane is cut at its edge, as before (output.log has it whole)."""
+
+    DEFAULT_CSS = """
+    LogPane {
+        background: $surface;
+        color: $foreground;
+        overflow-y: scroll;
+        overflow-x: hidden;
+        &:focus { background-tint: $foreground 5%; }
+    }
+    """
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_lines=5000, wrap=False, markup=False, highlight=False, **kwargs)
+        super().__init__(**kwargs)
         self.drawn_version = -1  # the LogState.version last drawn (ui.protocols.Pane)
-        self._seen = 0  # LogState.total already written
-        self._strips: list[int] = []  # rows written per line, for the last lines written
-        self._open: dict[int, LogLine] = {}  # unfinished lines written, by index: they may change
+        self._log: LogState | None = None
+        self._seen = 0  # LogState.total already indexed
+        self._rows: collections.deque[tuple[int, int]] = collections.deque()  # (line index, row in it)
+        self._open: dict[int, LogLine] = {}  # unfinished lines indexed, by index: they may change
+        self._rendered: LRUCache[tuple[int, int], list[Strip]] = LRUCache(256)  # (index, width) -> rows
 
     def update_from(self, log: LogState) -> None:
         if log.version == self.drawn_version:
             return
-        if not getattr(self, "_size_known", True):
-            return  # RichLog defers writes until it knows its width; redraws need them done
+        self._log = log
         first = log.total - len(log.lines)
-        redo = self._seen  # the first line to (re)write
+        redo = self._seen  # the first line to index again
         for index, line in self._open.items():
             if index >= first and log.lines[index - first] is not line:
                 redo = min(redo, index)  # a progress bar moved on, or its line ended
-        if redo < self._seen:
-            self._drop_last(self._seen - redo)
-        start = max(redo, first)
-        if start > redo:
-            self._strips.clear()  # more new lines than the history holds: the rows no longer match
-        for index in range(start, log.total):
-            line = log.lines[index - first]
-            before = len(self.lines)
-            self.write(log_line(line.stream, line.text, line.level, line.ansi))
-            self._strips.append(len(self.lines) - before)
-        del self._strips[: -self.max_lines]
+        following = self.scroll_y >= self.max_scroll_y
+        rows = self._rows
+        while rows and rows[-1][0] >= redo:
+            rows.pop()
+        dropped = 0
+        while rows and rows[0][0] < first:  # lines the history no longer holds
+            rows.popleft()
+            dropped += 1
+        for index in range(max(redo, first), log.total):
+            text = log.lines[index - first].text
+            rows.extend((index, row) for row in range(1 + text.count("\n")))
         self._open = {i: log.lines[i - first] for i in log.open_indices() if i >= first}
         self._seen = log.total
         self.drawn_version = log.version
-
-    def _drop_last(self, n: int) -> None:
-        """Take the last ``n`` lines written off the screen, to write them again."""
-        rows = sum(self._strips[-n:]) if n <= len(self._strips) else len(self.lines)
-        del self._strips[-n:]
-        del self.lines[max(0, len(self.lines) - rows) :]
-        self._line_cache.clear()
-        self.virtual_size = Size(self.virtual_size.width, len(self.lines))
+        self.virtual_size = Size(0, len(rows))
+        if following:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+        elif dropped:
+            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False)
         self.refresh()
+
+    def row_strips(self) -> list[Strip]:
+        """Every row, rendered at the pane's width (what scrolling would show)."""
+        width = self.scrollable_content_region.width
+        return [self._row(i, width) for i in range(len(self._rows))]
+
+    def _row(self, y: int, width: int) -> Strip:
+        log = self._log
+        if log is None or y >= len(self._rows):
+            return Strip.blank(width, self.rich_style)
+        index, row = self._rows[y]
+        key = (index, width)
+        strips = self._rendered.get(key)
+        if strips is None:
+            line = log.lines[index - (log.total - len(log.lines))]
+            text = log_line(line.stream, line.text, line.level, line.ansi)
+            options = self.app.console.options.update(width=max(width, 1), no_wrap=True, overflow="ignore")
+            strips = [Strip(segments) for segments in self.app.console.render_lines(text, options, pad=False)]
+            if index not in self._open:  # a line still being written changes: not kept
+                self._rendered.set(key, strips)
+        return strips[row] if row < len(strips) else Strip.blank(width, self.rich_style)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        strip = self._row(scroll_y + y, width)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style).apply_style(self.rich_style)
