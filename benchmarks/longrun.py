@@ -211,7 +211,7 @@ async def main():
         header = str(app.query_one("#header").render())
     print(json.dumps({"first_frame_s": first - t0, "final_s": final - t0,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "epochs": len(app.state.metrics.rows), "header": header[:200]}))
+                      "epochs": app.state.metrics.rows_total, "header": header[:200]}))
 
 asyncio.run(main())
 """

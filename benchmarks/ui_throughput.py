@@ -295,7 +295,7 @@ def child(out: Path, seconds: float, soak: float, coalesce: bool = False) -> Non
         "final": {
             "events_seen": state.events_seen,
             "batch_history": len(state.metrics.batch_loss),
-            "epoch_rows": len(state.metrics.rows),
+            "epoch_rows": state.metrics.rows_total,
             "log_lines": len(state.log.lines),
             "placement_ops": len(getattr(state.placement, "op_rows", {}) or {}),
             "placement_layers": len(getattr(state.placement, "layer_rows", {}) or {}),

@@ -66,7 +66,7 @@ def final_view(state) -> dict:
         "info": (info.state, info.fit, info.epoch, info.epochs, info.step, info.global_step, info.exit_code,
                  info.last_checkpoint, info.stop_reason, info.paused_since, info.pause_requested),
         "epochs": [(r.fit, r.epoch, r.seconds, r.metrics) for r in metrics.rows],
-        "epoch_curves": (metrics.epoch_loss, metrics.epoch_val_loss, metrics.evaluations),
+        "epoch_curves": (list(metrics.epoch_loss), list(metrics.epoch_val_loss), list(metrics.evaluations)),
         "ops": {k: (r.nodes, r.eager, r.fallbacks) for k, r in placement.op_rows.items()},
         "fallbacks": placement.fallbacks,
         "warnings": placement.warnings,

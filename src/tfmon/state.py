@@ -20,6 +20,8 @@ from tfmon.verdict.view import VerdictState
 BATCH_HISTORY = 2000  # curve points kept: between this and twice this, over the whole run
 DRAIN_BATCH_SAMPLE = 200  # batch events folded per drain at most (plus the last one)
 LOG_HISTORY = 5000
+EPOCH_HISTORY = 1000  # epoch rows kept (the table shows fewer); the epoch curves keep the whole run, downsampled
+EVALUATION_HISTORY = 100
 
 
 class Downsampled:
@@ -240,12 +242,14 @@ class MetricsState:
 
     def __init__(self) -> None:
         self.version = 0
-        self.rows: list[EpochRow] = []
+        # A week of 10-minute epochs is 1000 rows: the newest are kept, ``rows_total`` counts all.
+        self.rows: collections.deque[EpochRow] = collections.deque(maxlen=EPOCH_HISTORY)
+        self.rows_total = 0
         self.columns: list[str] = []  # every metric name seen, in order of appearance
         self.batch_loss: Downsampled = Downsampled()  # the whole run, downsampled
-        self.epoch_loss: list[tuple[int, float]] = []
-        self.epoch_val_loss: list[tuple[int, float]] = []
-        self.evaluations: list[dict[str, Any]] = []
+        self.epoch_loss: Downsampled = Downsampled()
+        self.epoch_val_loss: Downsampled = Downsampled()
+        self.evaluations: collections.deque[dict[str, Any]] = collections.deque(maxlen=EVALUATION_HISTORY)
         self.scalars: dict[tuple[str, str], Downsampled] = {}
         self.batch_loss_seen = False
         self.x_unit = "epoch"
@@ -280,6 +284,7 @@ class MetricsState:
         elif kind == events.EPOCH_END:
             metrics = e.get("metrics", {})
             self.rows.append(EpochRow(self._fit, e["epoch"], e.get("seconds"), metrics, e.get("ended_at")))
+            self.rows_total += 1
             for name in metrics:
                 if name not in self.columns:
                     self.columns.append(name)

@@ -100,6 +100,12 @@ async def test_the_table_keeps_the_newest_epochs_of_a_long_run():
         shown = [int(table.get_row_at(i)[1]) for i in range(table.row_count)]
         assert shown == list(range(451 - MetricsPane.TABLE_ROWS, 451))
         assert table.cursor_row == table.row_count - 1
+        # Past the epochs the state keeps (tfmon.state.EPOCH_HISTORY): still the newest.
+        epochs(451, 1601)
+        pane.update_from(state.metrics)
+        await pilot.pause()
+        shown = [int(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        assert shown == list(range(1601 - MetricsPane.TABLE_ROWS, 1601))
 
 
 @pytest.mark.asyncio

@@ -33,8 +33,8 @@ def test_epoch_table_columns_appear_in_order_and_curves_follow_on_across_fits():
     m = s.metrics
     assert m.columns == ["loss", "accuracy", "val_loss"]
     assert [(r.fit, r.epoch) for r in m.rows] == [(1, 1), (1, 2), (2, 1)]
-    assert m.epoch_loss == [(1, 1.0), (2, 0.5), (3, 0.4)]
-    assert m.epoch_val_loss == [(2, 0.6)]
+    assert list(m.epoch_loss) == [(1, 1.0), (2, 0.5), (3, 0.4)]
+    assert list(m.epoch_val_loss) == [(2, 0.6)]
 
 
 def test_steps_per_epoch_unknown_are_learned_from_the_first_epoch():
@@ -166,3 +166,24 @@ def test_no_speed_while_paused_or_after_the_end_and_a_cut_short_epoch_says_so():
     assert s.metrics.rows[-1].ended_at == "stopped at step 45/100"
     s.apply(ev("fit_start", 10, fit=2, epochs=1, steps=10))
     assert s.info.ended_at is None
+
+
+def test_a_run_of_thousands_of_epochs_keeps_the_newest_rows_and_the_whole_curve_downsampled():
+    """Issue 15: nothing in the state grows without bound. A week of one-minute epochs
+    is 10,000 rows: the newest EPOCH_HISTORY are kept and counted in rows_total; the
+    epoch curves keep the whole run, downsampled, their last point exact."""
+    from tfmon.state import BATCH_HISTORY, EPOCH_HISTORY, MetricsState
+
+    m = MetricsState()
+    m.apply({"type": "fit_start", "t": 0, "fit": 1, "epochs": 10_000, "steps": 10})
+    for n in range(1, 10_001):
+        m.apply({"type": "epoch_end", "t": n, "epoch": n, "seconds": 1.0, "metrics": {"loss": 1 / n, "val_loss": 2 / n}})
+        if n % 50 == 0:
+            m.apply({"type": "evaluate_end", "t": n, "metrics": {"loss": 1 / n}})
+    assert m.rows_total == 10_000 and len(m.rows) == EPOCH_HISTORY
+    assert m.rows[0].epoch == 10_001 - EPOCH_HISTORY and m.rows[-1].epoch == 10_000
+    loss = list(m.epoch_loss)
+    assert BATCH_HISTORY <= len(loss) <= 2 * BATCH_HISTORY + 1
+    assert loss[0] == (1, 1.0) and loss[-1] == (10_000, 1 / 10_000)
+    assert list(m.epoch_val_loss)[-1] == (10_000, 2 / 10_000)
+    assert len(m.evaluations) <= 100 and m.evaluations[-1] == {"loss": 1 / 10_000}

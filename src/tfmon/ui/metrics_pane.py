@@ -102,7 +102,7 @@ class MetricsPane(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rows_shown = 0
-        self._first: int | None = None  # index in metrics.rows of the table's first row
+        self._first: int | None = None  # the table's first row, counted as metrics.rows_total counts
         self._columns: list[str] = []
         self.drawn_version = -1
 
@@ -131,20 +131,21 @@ class MetricsPane(Vertical):
             self._columns = list(metrics.columns)
             self._rows_shown = 0
             self._first = None
-        total = len(metrics.rows)
+        total = metrics.rows_total
         # A week of short epochs is thousands of rows; the table keeps the newest
         # TABLE_ROWS (a DataTable's cost grows with its rows; the curve shows them all).
-        start = max(self._rows_shown, total - self.TABLE_ROWS)
+        start = max(self._rows_shown, total - min(self.TABLE_ROWS, len(metrics.rows)))
         if self._first is None:
             self._first = start
+        kept_from = total - len(metrics.rows)  # the state keeps its newest rows only
         for i in range(start, total):
-            row = metrics.rows[i]
+            row = metrics.rows[i - kept_from]
             epoch = f"{row.epoch}, {row.ended_at}" if row.ended_at else str(row.epoch)
             cells = [str(row.fit), epoch, duration(row.seconds)]
             cells += [number(row.metrics[c]) if c in row.metrics else "" for c in self._columns]
             table.add_row(*cells, key=str(i))
         first = max(total - self.TABLE_ROWS, self._first)
-        for i in range(self._first, first):
+        for i in range(self._first, min(first, self._rows_shown)):  # rows never added were skipped
             table.remove_row(str(i))
         self._first = first
         if total > self._rows_shown:
