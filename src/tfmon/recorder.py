@@ -12,6 +12,7 @@ A write that fails (a full disk) stops the recording, never the run: one
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -135,6 +136,14 @@ def read_recording(run_dir: Path) -> Recording:
     """Every well-formed event of a run directory, and how many lines were not one."""
     with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
         return Recording(*parse_lines_counted(f))
+
+
+def iter_recording(run_dir: Path, lines_per_chunk: int = 5000) -> Iterator[tuple[list[Event], int]]:
+    """A run directory's events a chunk at a time, each with how many lines were not
+    one: replay at the recorded speed holds a chunk, not a week of events."""
+    with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
+        while lines := list(itertools.islice(f, lines_per_chunk)):
+            yield parse_lines_counted(lines)
 
 
 def read_events(run_dir: Path) -> list[Event]:

@@ -100,6 +100,24 @@ def test_replay_at_recorded_speed_paces_the_events():
     assert source.drain() == [] and source._index == 6
 
 
+def test_replay_at_recorded_speed_reads_the_recording_a_chunk_at_a_time(tmp_path):
+    """Issue 15: `tfmon replay --speed` of a week read every event before the first frame
+    (250k events, 7 s, 250 MB). It holds one chunk now, and still hands out every event,
+    in order, and counts the lines that were not one."""
+    lines = [json.dumps({"type": "log", "t": 100.0 + i, "stream": "stdout", "text": str(i)}) for i in range(12_000)]
+    lines.insert(7000, "{torn")
+    (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
+    source = ReplaySource(tmp_path, speed=1000.0)  # 12,000 s of events in 12 s
+    first = source.drain()
+    assert [e["text"] for e in first] == ["0"] and len(source._events) <= 5000
+    source._start_wall -= 1e6  # as if the whole time had passed
+    rest = source.drain()
+    assert [e["text"] for e in first + rest if not e.get("synthetic")] == [str(i) for i in range(12_000)]
+    said = [e.get("text", e.get("detail")) for e in rest if e.get("synthetic")]
+    assert "tfmon replay: 1 malformed or unknown event skipped" in said
+    assert source.drain() == []
+
+
 def test_replay_command_refuses_a_folder_that_is_not_a_run(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "tfmon", "replay", str(tmp_path)], capture_output=True, text=True, env=tfmon_env(), timeout=60

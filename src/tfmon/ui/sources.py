@@ -16,7 +16,7 @@ from pathlib import Path
 from tfmon import events
 from tfmon.events import Event
 from tfmon.history import read_history
-from tfmon.recorder import EVENTS_FILE, EventFollower, read_recording
+from tfmon.recorder import EVENTS_FILE, EventFollower, iter_recording
 
 
 class LiveSource:
@@ -100,13 +100,13 @@ class ReplaySource:
     def __init__(self, run_dir: Path, speed: float | None = None, events: list[Event] | None = None) -> None:
         self._history = History(run_dir) if events is None and speed is None else None
         self._skipped = 0
-        if events is None and speed is not None:
-            recording = read_recording(run_dir)
-            events, self._skipped = recording.events, recording.skipped
+        # At the recorded speed: the file a chunk at a time (a week is 250k events).
+        self._chunks = iter_recording(run_dir) if events is None and speed is not None else None
         self._events = events if events is not None else []
         self._speed = speed
         self._index = 0
         self._start_wall: float | None = None
+        self._t0: float | None = None  # the first event's time: the pace counts from it
         self._last_t: float | None = None  # the time of the newest event handed out
         self._saw_end = False
         self._told = False
@@ -125,7 +125,7 @@ class ReplaySource:
     def _at_end(self) -> bool:
         if self._history is not None:
             return self._history.ready and not self._history.events
-        return self._index >= len(self._events)
+        return self._chunks is None and self._index >= len(self._events)
 
     def _next(self) -> list[Event]:
         if self._speed is None:
@@ -134,17 +134,29 @@ class ReplaySource:
             out, self._events = self._events[self._index :], []
             self._index = 0
             return out
-        if not self._events or self._index >= len(self._events):
-            return []
         now = time.monotonic()
         if self._start_wall is None:
             self._start_wall = now
-        t0 = self._events[0].get("t", 0.0)
-        horizon = t0 + (now - self._start_wall) * self._speed
-        start = self._index
-        while self._index < len(self._events) and self._events[self._index].get("t", 0.0) <= horizon:
+        out: list[Event] = []
+        while self._index < len(self._events) or self._refill():
+            e = self._events[self._index]
+            if self._t0 is None:
+                self._t0 = e.get("t", 0.0)
+            if e.get("t", 0.0) > self._t0 + (now - self._start_wall) * self._speed:
+                break
+            out.append(e)
             self._index += 1
-        return self._events[start : self._index]
+        return out
+
+    def _refill(self) -> bool:
+        """The next chunk of the recording; False at its end."""
+        for found, skipped in self._chunks or ():
+            self._skipped += skipped
+            if found:
+                self._events, self._index = found, 0
+                return True
+        self._chunks = None
+        return False
 
     def send(self, action: str) -> None:  # a recording cannot be controlled
         pass
