@@ -89,8 +89,10 @@ def test_ctrl_c_once_stops_with_a_checkpoint_and_the_script_goes_on(tmp_path, sc
 
 def test_ctrl_c_twice_interrupts_the_script_and_restores_the_terminal(tmp_path, scripts):
     run_dir = tmp_path / "run"
-    # Long sleeps per batch: the second Ctrl+C lands while the script is still busy.
-    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(run_dir), str(scripts / "slow_fit.py"), "50", "2000", "20"]
+    # The first Ctrl+C stops fit with a checkpoint, which can take less than the 0.3 s
+    # before the second: the script then goes on for 30 s ("the rest of the script"),
+    # so the second Ctrl+C always lands while it is still busy.
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(run_dir), str(scripts / "slow_fit.py"), "50", "2000", "20", "30"]
     proc = PtyProcess(argv, env=tfmon_env(), cwd=tmp_path, cols=120, rows=40)
     try:
         proc.wait_for("epoch 1/50")

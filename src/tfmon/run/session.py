@@ -83,6 +83,10 @@ class LiveRun:
         self.ctx: ProbeContext | None = None
         self.result: JobResult | None = None
         self.job_thread: threading.Thread | None = None
+        # A second Ctrl+C raises KeyboardInterrupt in the job thread only while the
+        # script runs: one landing in tfmon's end-of-run steps failed the run (exit 1).
+        self._interruptible = False
+        self._interrupt_lock = threading.Lock()
         # Set when the script has ended. The thread itself may outlive it (a
         # Textual worker reports back to an app that may have exited).
         self.job_done = threading.Event()
@@ -187,10 +191,17 @@ class LiveRun:
         customloop.bind(self.ctx)  # tfmon.step() & co. report to this run (custom loops)
         try:
             try:
+                self._interruptible = True
                 self._import_tensorflow()
                 self.emit(events.STATUS, state="running", detail="running the script")
                 self.result = run_script(self.script, self.args, warn=self._note)
             finally:
+                while True:
+                    try:
+                        self._end_interrupts()
+                        break
+                    except KeyboardInterrupt:  # a second Ctrl+C that came as the script ended: spent
+                        pass
                 keras_probe.uninstall()
                 summaries_probe.uninstall()  # reads the last tf.summary values before run_end
                 customloop.unbind(self.ctx, self.result.exit_code if self.result else None)
@@ -331,12 +342,20 @@ class LiveRun:
     def interrupt_job(self) -> bool:
         """Raise KeyboardInterrupt in the job thread (second Ctrl+C)."""
         thread = self.job_thread
-        if thread is None or not thread.is_alive() or thread.ident is None:
-            return False
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
-        )
-        return True
+        with self._interrupt_lock:
+            if thread is None or not thread.is_alive() or thread.ident is None or not self._interruptible:
+                return False
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+            )
+            return True
+
+    def _end_interrupts(self) -> None:
+        """In the job thread, once the script is done: no KeyboardInterrupt lands after
+        this (one asked for but not yet raised is taken back)."""
+        with self._interrupt_lock:
+            self._interruptible = False
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), None)
 
     # -- main thread, at the end (also after a crash)
     def finish(self, park_fds: bool = False) -> None:
