@@ -12,7 +12,7 @@ from textual_plotext import PlotextPlot
 
 from tfmon.state import MetricsState
 from tfmon.describe import duration, number
-from tfmon.ui.tables import repaint_when_measured
+from tfmon.ui.tables import MeasuredTable
 
 
 def thin(points: list, limit: int) -> list:
@@ -107,10 +107,10 @@ class MetricsPane(Vertical):
         self.drawn_version = -1
 
     def compose(self) -> ComposeResult:
-        table = DataTable(zebra_stripes=True, cursor_type="row", id="epochs")
+        table = MeasuredTable(zebra_stripes=True, cursor_type="row", id="epochs")
         table.add_columns("fit", "epoch", "time")
         yield table
-        scalars = DataTable(zebra_stripes=True, cursor_type="row", id="scalars")
+        scalars = MeasuredTable(zebra_stripes=True, cursor_type="row", id="scalars")
         for label, key in (("tf.summary", "name"), ("run", "run"), ("step", "step"), ("latest", "latest")):
             scalars.add_column(label, key=key)
         scalars.display = False  # shown once a script writes tf.summary scalars
@@ -150,7 +150,6 @@ class MetricsPane(Vertical):
         self._first = first
         if total > self._rows_shown:
             table.move_cursor(row=table.row_count - 1)
-            repaint_when_measured(table)
         self._rows_shown = total
         if metrics.scalars:
             self._update_scalars(metrics)
@@ -166,4 +165,3 @@ class MetricsPane(Vertical):
                 table.update_cell(key, "latest", number(value))
             else:
                 table.add_row(name, run, str(step), number(value), key=key)
-        repaint_when_measured(table)

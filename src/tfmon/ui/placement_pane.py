@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tfmon.placement.rules import is_compute, op_weight
 from tfmon.placement.state import LayerRow, OpRow, PlacementState, format_devices
-from tfmon.ui.tables import repaint_when_measured
+from tfmon.ui.tables import MeasuredTable
 
 OP_COLUMNS = (("op", "Op"), ("device", "Device"), ("nodes", "Nodes"), ("eager", "Eager"),
               ("fallbacks", "Fallbacks"), ("layers", "Layers"))
@@ -138,7 +138,7 @@ class PlacementPane(Widget):
         yield Static("placement: waiting for TensorFlow", id="placement-status")
         yield Input(placeholder="search op or layer (enter: back to table, esc: clear)",
                     id="placement-search")
-        table: DataTable = DataTable(id="placement-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable = MeasuredTable(id="placement-table", cursor_type="row", zebra_stripes=True)
         yield table
 
     @property
@@ -204,7 +204,6 @@ class PlacementPane(Widget):
             reorder = True
         if reorder:
             self._sort(table)
-            repaint_when_measured(table)
         self._update_status(state)
 
     def _visible(self, row: OpRow | LayerRow) -> bool:
