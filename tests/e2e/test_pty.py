@@ -106,3 +106,20 @@ def test_ctrl_c_twice_interrupts_the_script_and_restores_the_terminal(tmp_path, 
         proc.close()
     end = [e for e in _events(run_dir) if e["type"] == "run_end"]
     assert end and end[-1]["exit_code"] == 130
+
+
+def test_getpass_under_the_ui_fails_at_once_and_the_terminal_keeps_its_modes(tmp_path, scripts):
+    """getpass opens /dev/tty itself (the pty here, as over SSH) and turns echo off while it
+    reads: under the app it took keys from the app and left the modes changed under it."""
+    argv = [sys.executable, "-m", "tfmon", "--run-dir", str(tmp_path / "run"), str(scripts / "asks_password.py")]
+    proc = PtyProcess(argv, env=tfmon_env(TERM="xterm-256color"), cwd=tmp_path, cols=120, rows=40)
+    try:
+        proc.wait_for("failed (exit 1)", timeout=120)
+        proc.send("q")
+        assert proc.wait_exit() == 1
+        said = bytes(proc.raw).decode("utf-8", "replace")
+        assert "getpass() has no terminal under tfmon's full UI" in said
+        attrs = termios.tcgetattr(proc.slave)
+        assert attrs[3] & termios.ICANON and attrs[3] & termios.ECHO
+    finally:
+        proc.close()

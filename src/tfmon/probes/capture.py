@@ -26,6 +26,7 @@ import codecs
 import collections
 import ctypes
 import fcntl
+import getpass
 import io
 import os
 import re
@@ -582,33 +583,46 @@ class _NoTerminalInput(io.TextIOBase):
     def fileno(self) -> int:
         return 0
 
+    GETPASS_MESSAGE = (
+        "tfmon: getpass() has no terminal under tfmon's full UI (the app reads the keys; "
+        "getpass would turn the terminal's echo off under it). Run with --headless to type it "
+        "on the terminal, or pass it in the environment."
+    )
+
     def _refuse(self, *args, **kwargs):
         self._note(self.MESSAGE)
         raise EOFError(self.MESSAGE)
 
     read = readline = readlines = _refuse
 
+    def getpass(self, prompt: str = "Password: ", stream=None) -> str:
+        """getpass.getpass under the UI: it opens /dev/tty itself, past sys.stdin."""
+        self._note(self.GETPASS_MESSAGE)
+        raise EOFError(self.GETPASS_MESSAGE)
+
     def __iter__(self):
         self._refuse()
 
 
 class PythonCapture:
-    """Replaces sys.stdout, sys.stderr, warnings.showwarning (and sys.stdin under the UI); ``restore`` undoes it."""
+    """Replaces sys.stdout, sys.stderr, warnings.showwarning (and sys.stdin and getpass.getpass
+    under the UI); ``restore`` undoes it."""
 
     def __init__(self, sink: OutputSink, emit: Emit, passthrough: Passthrough | None = None, stdin_note=None) -> None:
         self._sink = sink
         self._emit = emit
         self._passthrough = passthrough
         self._stdin_note = stdin_note
-        self._saved: tuple[Any, Any, Any, Any] | None = None
+        self._saved: tuple[Any, Any, Any, Any, Any] | None = None
 
     def start(self) -> None:
-        self._saved = (sys.stdout, sys.stderr, warnings.showwarning, sys.stdin)
+        self._saved = (sys.stdout, sys.stderr, warnings.showwarning, sys.stdin, getpass.getpass)
         sys.stdout = StreamToSink(self._sink, "stdout", 1, self._passthrough)
         sys.stderr = StreamToSink(self._sink, "stderr", 2, self._passthrough)
         warnings.showwarning = self._showwarning
         if self._stdin_note is not None:
             sys.stdin = _NoTerminalInput(self._stdin_note)
+            getpass.getpass = sys.stdin.getpass
 
     def _showwarning(self, message, category, filename, lineno, file=None, line=None) -> None:
         text = warnings.formatwarning(message, category, filename, lineno, line)
@@ -624,7 +638,7 @@ class PythonCapture:
             if isinstance(stream, StreamToSink):
                 stream.buffer.flush()
                 stream.close_line()
-        sys.stdout, sys.stderr, warnings.showwarning, sys.stdin = self._saved
+        sys.stdout, sys.stderr, warnings.showwarning, sys.stdin, getpass.getpass = self._saved
         self._saved = None
 
 
