@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,17 @@ def final_view(state) -> dict:
         "memory": (memory.latest, list(memory.epochs), list(memory.warnings)),
         "notices": list(state.log.notices),
     }
+
+
+def until(predicate, timeout: float = 10.0) -> bool:
+    """True once ``predicate()`` is, polling; False after ``timeout`` seconds. For what a
+    thread does "soon": a fixed sleep is too short on a loaded machine, and slow on a fast one."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def events_so_far(run_dir: Path) -> list[dict]:

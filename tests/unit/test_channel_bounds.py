@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from conftest import until
 from tfmon.bus import EventBus
 from tfmon.run import channel as channel_mod
 from tfmon.run import client as client_mod
@@ -58,9 +59,8 @@ def test_idle_connections_beyond_the_cap_are_turned_away_without_a_thread_each(c
         s.connect(str(channel.path))
         idle.append(s)
     try:
-        time.sleep(0.5)
+        assert until(lambda: channel.busy >= 60 - channel_mod.MAX_CONNECTIONS)
         assert threading.active_count() - threads_before <= channel_mod.MAX_CONNECTIONS
-        assert channel.busy >= 60 - channel_mod.MAX_CONNECTIONS
         busy = idle[-1].recv(4096)
         assert b"busy" in busy
     finally:

@@ -3,6 +3,7 @@
 import threading
 import time
 
+from conftest import until
 from tfmon.probes.control import Control
 
 
@@ -38,18 +39,17 @@ def test_pause_blocks_at_a_batch_boundary_until_resume_and_checkpoint_is_served_
     loop = FakeLoop(control, n=10_000, batch_seconds=0.001)
     thread = threading.Thread(target=loop.run)
     thread.start()
-    time.sleep(0.05)
+    assert until(lambda: loop.step > 0)
     control.ask("pause")
-    time.sleep(0.1)
+    assert until(lambda: control.paused)
     held = loop.step
     time.sleep(0.2)
     assert loop.step == held and control.paused
     control.ask("checkpoint")
-    time.sleep(0.5)
+    assert until(lambda: loop.checkpoints)
     assert loop.checkpoints == [held]  # saved at once, at the paused step
     control.ask("toggle_pause")  # resumes
-    time.sleep(0.1)
-    assert loop.step > held
+    assert until(lambda: loop.step > held)
     control.ask("stop")
     thread.join(5)
     assert loop.stopped and loop.step < loop.n
@@ -64,7 +64,7 @@ def test_stop_while_paused_ends_the_pause():
     thread = threading.Thread(target=loop.run)
     thread.start()
     control.ask("pause")
-    time.sleep(0.1)
+    assert until(lambda: control.paused)
     control.ask("stop")
     thread.join(5)
     assert not thread.is_alive() and loop.stopped and not control.paused

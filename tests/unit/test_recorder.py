@@ -4,7 +4,7 @@ import json
 import os
 import time
 
-from conftest import fill_disk
+from conftest import fill_disk, until
 from tfmon import recorder as recorder_mod
 from tfmon.bus import EventBus
 from tfmon.probes.capture import OutputSink
@@ -16,8 +16,10 @@ def test_recorder_flushes_while_running_and_everything_at_stop(tmp_path):
     rec = Recorder(bus, tmp_path, flush_interval=0.05)
     rec.start()
     bus.emit("log", stream="stdout", text="first")
-    time.sleep(0.3)
-    on_disk = read_events(tmp_path)  # flushed before stop: a crash would keep it
+    # Flushed before stop (a crash would keep it), a heartbeat with it.
+    assert until(lambda: any(e["type"] == "heartbeat" for e in read_events(tmp_path))
+                 and any(e["type"] == "log" for e in read_events(tmp_path)))
+    on_disk = read_events(tmp_path)
     assert [e["text"] for e in on_disk if e["type"] == "log"] == ["first"]
     assert any(e["type"] == "heartbeat" for e in on_disk)
     bus.emit("run_end", exit_code=0, value=float("nan"))
@@ -45,9 +47,9 @@ def test_no_heartbeat_after_run_end(tmp_path, monkeypatch):
     bus = EventBus()
     rec = Recorder(bus, tmp_path, flush_interval=0.02)
     rec.start()
-    time.sleep(0.3)
+    assert until(lambda: any(e["type"] == "heartbeat" for e in read_events(tmp_path)))
     bus.emit("run_end", exit_code=0, state="finished")
-    time.sleep(0.5)
+    time.sleep(0.5)  # ten heartbeat intervals: none may come
     rec.stop()
     kinds = [e["type"] for e in read_events(tmp_path)]
     assert "heartbeat" in kinds[: kinds.index("run_end")]
@@ -62,7 +64,7 @@ def test_a_full_disk_stops_recording_with_one_notice_and_run_end_is_tried_again(
     rec.start()
     for i in range(200):  # ~20 KB of events: more than is left
         bus.emit("log", stream="stdout", text=f"line {i} " + "x" * 100)
-    time.sleep(0.3)
+    assert until(lambda: rec.failed)
     bus.emit("log", stream="stdout", text="after the disk filled")
     time.sleep(0.2)
     assert rec.failed and "No space left on device" in rec.failed

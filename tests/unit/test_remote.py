@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tfmon_env
+from conftest import tfmon_env, until
 from tfmon import events, liveness, remote
 from tfmon.bus import EventBus
 from tfmon.run import channel as channel_mod
@@ -127,8 +127,7 @@ def test_pause_checkpoint_resume_stop_take_effect_and_say_so(served):
 
     reply = call(run_dir, "resume", wait=5)
     assert reply["done"] and reply["message"].startswith("resumed after")
-    time.sleep(0.1)
-    assert trainer.position() != (epoch, step)
+    assert until(lambda: trainer.position() != (epoch, step))
 
     reply = call(run_dir, "stop", wait=5)
     assert reply["done"] and trainer.stopped
