@@ -134,8 +134,11 @@ class Recording:
 
 def read_recording(run_dir: Path) -> Recording:
     """Every well-formed event of a run directory, and how many lines were not one."""
-    with open(Path(run_dir) / EVENTS_FILE, "rb") as f:
-        return Recording(*parse_lines_counted(f))
+    recording = Recording([], 0)
+    for found, skipped in iter_recording(run_dir):
+        recording.events += found
+        recording.skipped += skipped
+    return recording
 
 
 def iter_recording(run_dir: Path, lines_per_chunk: int = 5000) -> Iterator[tuple[list[Event], int]]:

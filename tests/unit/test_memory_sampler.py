@@ -10,6 +10,7 @@ import types
 
 import pytest
 
+from conftest import until
 from tfmon.memory.alerts import MemoryAlerts
 from tfmon.memory.sampler import MemorySampler, gpu_in_use
 from tfmon.memory.readers import (
@@ -39,21 +40,12 @@ class Recorder:
             return [e for e in self.events if e["type"] == type_]
 
 
-def _wait_for(pred, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_real_samples_arrive_at_the_interval_with_consistent_values():
     rec = Recorder()
     sampler = MemorySampler(rec, interval=0.1)
     started = time.monotonic()
     sampler.start()
-    assert _wait_for(lambda: len(rec.of("memory")) >= 12, timeout=15)
+    assert until(lambda: len(rec.of("memory")) >= 12, timeout=15)
     elapsed = time.monotonic() - started
     sampler.stop()
     samples = rec.of("memory")
@@ -82,7 +74,7 @@ def test_keeps_sampling_while_the_main_thread_is_blocked():
     sampler = MemorySampler(rec, interval=0.1)
     sampler.start()
     try:
-        assert _wait_for(lambda: len(rec.of("memory")) >= 1)
+        assert until(lambda: len(rec.of("memory")) >= 1)
         before = len(rec.of("memory"))
         waiting = threading.Event()
         end = time.monotonic() + 10.0
@@ -105,7 +97,7 @@ def test_stops_when_stopped():
     rec = Recorder()
     sampler = MemorySampler(rec, interval=0.05)
     sampler.start()
-    assert _wait_for(lambda: len(rec.of("memory")) >= 2)
+    assert until(lambda: len(rec.of("memory")) >= 2)
     sampler.stop()
     assert not sampler.running
     count = len(rec.of("memory"))
@@ -119,7 +111,7 @@ def test_stop_takes_one_last_sample():
     rec = Recorder()
     sampler = MemorySampler(rec, interval=10.0)  # the thread samples once, at start
     sampler.start()
-    assert _wait_for(lambda: len(rec.of("memory")) == 1)
+    assert until(lambda: len(rec.of("memory")) == 1)
     sampler.stop()
     assert len(rec.of("memory")) == 2
 
@@ -140,7 +132,7 @@ def test_a_failing_source_never_raises_and_is_logged_once():
     boom = Boom()
     sampler = MemorySampler(rec, interval=0.05, readers=[boom, ProcessReader()])
     sampler.start()
-    assert _wait_for(lambda: len(rec.of("memory")) >= 6)
+    assert until(lambda: len(rec.of("memory")) >= 6)
     sampler.stop()
     assert sampler.samples >= 6
     logs = rec.of("log")
@@ -157,7 +149,7 @@ def test_a_failing_emit_or_epoch_hook_never_raises():
 
     sampler = MemorySampler(bad_emit, interval=0.05)
     sampler.start()
-    assert _wait_for(lambda: sampler.samples >= 2)
+    assert until(lambda: sampler.samples >= 2)
     assert sampler.running
     sampler.on_epoch_end(0)
     sampler.stop()

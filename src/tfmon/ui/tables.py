@@ -19,6 +19,8 @@ class MeasuredTable(DataTable):
         # DataTable's idle handler (internal; textual is pinned <9) measures. Textual then
         # calls it again itself (a handler per class of the MRO): by then it has nothing
         # to do. Widget's handler, last, sends the repaint asked for here.
+        if not (self._updated_cells or self._require_update_dimensions):
+            return  # nothing to measure (the common idle: a key, a hover, a tick)
         before = self._widths()
         await super()._on_idle(event)
         if self._widths() != before:
